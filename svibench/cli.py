@@ -1,0 +1,271 @@
+"""The ``svibench`` command line (typer). Heavy libraries are imported inside commands only,
+so ``svibench --help`` stays fast."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="svibench",
+    help="Benchmark long-horizon image-to-video generation (SVI, Wan 2.1 chained, your models).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+suite_app = typer.Typer(help="Import, validate and show suite files.", no_args_is_help=True)
+list_app = typer.Typer(help="List registered generators, metrics and trainers.", no_args_is_help=True)
+app.add_typer(suite_app, name="suite")
+app.add_typer(list_app, name="list")
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="svibench.toml to use (default: ./svibench.toml).")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=False)
+
+
+def _parse_shard(shard: str) -> tuple[int, int]:
+    from svibench.errors import ConfigError
+
+    try:
+        i, n = (int(x) for x in shard.split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard {shard!r}: expected I/N, e.g. 0/4") from None
+    if n < 1 or not 0 <= i < n:
+        raise ConfigError(f"--shard {shard!r}: need 0 <= I < N")
+    return i, n
+
+
+@app.command()
+def run(
+    suite_file: Annotated[Path, typer.Argument(help="Suite TOML, e.g. suites/tiny.toml.")],
+    config: ConfigOpt = None,
+    generator: Annotated[list[str] | None, typer.Option("--generator", "-g", help="Generator name(s) from svibench.toml (repeatable or comma-separated); default [run].generators.")] = None,
+    metrics: Annotated[str | None, typer.Option("--metrics", "-m", help="Metric set name or comma-separated metric names.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Run name (folder under results/); default: the suite name.")] = None,
+    results: Annotated[Path | None, typer.Option("--results", help="Results directory (default [run].results).")] = None,
+    device: Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:N or auto.")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="Torch/OpenMP threads.")] = None,
+    shard: Annotated[str, typer.Option("--shard", help="Run the deterministic subset I/N of the cases.")] = "0/1",
+    data: Annotated[Path | None, typer.Option("--data", help="Dataset folder for suites with a [dataset].")] = None,
+    fresh: Annotated[bool, typer.Option("--fresh/--resume", help="Start over (delete this run) or resume (default).")] = False,
+    videos: Annotated[bool | None, typer.Option("--videos/--no-videos", help="Save each clip as mp4.")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    debug: DebugOpt = False,
+) -> None:
+    """Run a suite through generators, score every clip, print the summary table."""
+    from svibench.config import load_config
+    from svibench.report import print_summary
+    from svibench.runner import run_suite
+    from svibench.suite import load_suite
+
+    cfg = load_config(config)
+    st = load_suite(suite_file, data=data, datasets=cfg.datasets)
+    gens = tuple(g.strip() for item in (generator or []) for g in item.split(",") if g.strip()) or cfg.generators
+    for g in gens:
+        cfg.generator_table(g)
+    root = (results or cfg.results) / (name or st.name)
+    if fresh and root.exists():
+        import shutil
+
+        shutil.rmtree(root)
+    dev = cfg.resolve_device(device)
+    result = run_suite(
+        st, cfg, gens, cfg.metric_set(metrics), root,
+        device=dev, threads=threads or cfg.threads, shard=_parse_shard(shard),
+        save_videos=cfg.save_videos if videos is None else videos, show_progress=progress,
+    )
+    t = result.timings
+    console = _console()
+    console.print(
+        f"[green]done[/green]: {t.clips} clips generated, {t.skipped} resumed, in {t.wall:.1f} s "
+        f"(generate {t.generate:.1f} s, metrics {t.metrics:.1f} s) -> {root}"
+    )
+    print_summary(root, console)
+
+
+@app.command()
+def leaderboard(
+    runs: Annotated[list[Path] | None, typer.Argument(help="Run folders (default: every run under results/).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: the run folder, or results/ for several).")] = None,
+    config: ConfigOpt = None,
+    reference: Annotated[str | None, typer.Option("--reference", help="Reference generator for paired comparisons.")] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Write leaderboard.md (+ drift plots) from one or more runs."""
+    from svibench.config import load_config
+    from svibench.report import write_leaderboard
+
+    if not runs:
+        cfg = load_config(config)
+        runs = sorted(p.parent for p in cfg.results.glob("*/manifest.json"))
+        if not runs:
+            from svibench.errors import SvibenchError
+
+            raise SvibenchError(f"{cfg.results}: no runs found (run `svibench run SUITE` first)")
+        out = out or cfg.results
+    path = write_leaderboard(runs, out, reference=reference)
+    _console().print(f"wrote {path}")
+
+
+@suite_app.command("validate")
+def suite_validate(
+    suite_file: Path,
+    data: Annotated[Path | None, typer.Option("--data")] = None,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Check a suite file (keys, images, prompts); exit 2 with the problem if invalid."""
+    from svibench.suite import load_reference_image, load_suite
+
+    datasets = _datasets(config)
+    st = load_suite(suite_file, data=data, datasets=datasets)
+    for case in st.cases:
+        load_reference_image(case, (st.protocol.height or 64, st.protocol.width or 64))
+    _console().print(f"[green]ok[/green]: {suite_file}: suite '{st.name}', {len(st.cases)} cases, {st.protocol.clips} clips each")
+
+
+@suite_app.command("show")
+def suite_show(
+    suite_file: Path,
+    data: Annotated[Path | None, typer.Option("--data")] = None,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Print a suite's protocol and cases."""
+    from rich.table import Table
+
+    from svibench.suite import load_suite
+
+    st = load_suite(suite_file, data=data, datasets=_datasets(config))
+    console = _console()
+    p = st.protocol
+    console.print(f"[bold]{st.name}[/bold] v{st.version}: {st.description}")
+    console.print(
+        f"{p.clips} clips × {p.frames_per_clip} frames at {p.fps} fps, motion frames m={p.motion_frames}, "
+        f"seed(k) = {p.seed_base} + {p.seed_stride}·k, size "
+        + (f"{p.height}×{p.width}" if p.width else f"native, width ≤ {p.max_width}")
+        + f", {p.clips * p.seconds_per_clip:.1f} s per case"
+    )
+    table = Table("case", "image", "prompts", "first prompt")
+    for c in st.cases:
+        table.add_row(c.id, c.image, str(len(c.prompts)), c.prompts[0][:60])
+    console.print(table)
+
+
+@suite_app.command("import")
+def suite_import(
+    folder: Annotated[Path, typer.Argument(help="Dataset folder in the SVI benchmark layout (one folder per sample).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Suite file to write.")],
+    name: Annotated[str | None, typer.Option("--name")] = None,
+    clips: Annotated[int | None, typer.Option("--clips", min=1, help="Clips per case (default: number of prompts, at most 10).")] = None,
+    motion_frames: Annotated[int, typer.Option("--motion-frames", min=0)] = 5,
+    debug: DebugOpt = False,
+) -> None:
+    """Turn a dataset folder (image + prompt.txt per sample) into a suite file with explicit cases."""
+    from svibench.suite import write_suite_from_folder
+
+    path = write_suite_from_folder(folder, out, name=name, clips=clips, motion_frames=motion_frames)
+    _console().print(f"wrote {path}")
+
+
+@list_app.command("generators")
+def list_generators(config: ConfigOpt = None, debug: DebugOpt = False) -> None:
+    """Registered generator kinds and the named generators of svibench.toml."""
+    from rich.table import Table
+
+    from svibench.generators.registry import GENERATORS
+
+    console = _console()
+    t = Table("kind", "source")
+    for kind in GENERATORS.names():
+        t.add_row(kind, GENERATORS.source(kind))
+    console.print(t)
+    cfg_path = config or Path(os.environ.get("SVIBENCH_CONFIG", "svibench.toml"))
+    if cfg_path.exists():
+        from svibench.config import load_config
+
+        cfg = load_config(cfg_path)
+        t = Table("name", "kind", "parameters", "default run")
+        for n, table in sorted(cfg.generator_tables.items()):
+            params = ", ".join(f"{k}={v}" for k, v in table.items() if k != "kind")
+            t.add_row(n, table["kind"], params, "yes" if n in cfg.generators else "")
+        console.print(t)
+
+
+@list_app.command("metrics")
+def list_metrics(debug: DebugOpt = False) -> None:
+    """Registered metrics with their columns, direction and reference."""
+    from rich.table import Table
+
+    from svibench.metrics.registry import METRICS
+
+    t = Table("metric", "columns", "better", "features", "description")
+    for name in METRICS.names():
+        cls = METRICS.get(name)
+        cols = cls.output_columns()
+        better = ", ".join("↑" if cls.higher_is_better_for(c) else "↓" for c in cols)
+        t.add_row(name, ", ".join(cols), better, ", ".join(cls.features), cls.description)
+    _console().print(t)
+
+
+@list_app.command("trainers")
+def list_trainers(debug: DebugOpt = False) -> None:
+    """Registered trainers (used by `svibench ablate`)."""
+    from svibench.train.registry import TRAINERS
+
+    for name in TRAINERS.names():
+        _console().print(f"{name}\t{TRAINERS.source(name)}")
+
+
+def _datasets(config: Path | None) -> dict:
+    path = config or Path(os.environ.get("SVIBENCH_CONFIG", "svibench.toml"))
+    if not path.exists():
+        return {}
+    from svibench.config import load_config
+
+    return load_config(path).datasets
+
+
+def main() -> None:
+    """Console entry point: user errors become one line on stderr and exit code 2."""
+    debug = "--debug" in sys.argv
+    try:
+        rc = app(standalone_mode=False)
+        sys.exit(rc if isinstance(rc, int) else 0)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - classified below
+        import click
+
+        from svibench.errors import SvibenchError
+
+        if isinstance(e, click.exceptions.Exit):
+            sys.exit(e.exit_code)
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(2 if isinstance(e, click.UsageError) else 1)
+        if isinstance(e, click.exceptions.Abort):
+            sys.stderr.write("aborted\n")
+            sys.exit(1)
+        if debug:
+            raise
+        if isinstance(e, SvibenchError):
+            sys.stderr.write(f"error: {e}\n")
+            sys.exit(2)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""``svibench weights list|check|path|fetch``: the offline weight catalogue on the command line.
+
+Mount in svibench/cli.py with ``app.add_typer(weights_app, name="weights")`` where
+``from svibench.commands.weights import app as weights_app``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from svibench.errors import MissingWeightsError
+
+app = typer.Typer(help="Model weights: where they are looked for, check them, fetch them.")
+
+_CONFIG = typer.Option(None, "--config", "-c", help="svibench.toml with [paths.weights]")
+
+
+def _overrides(config: Path | None) -> dict:
+    from svibench.weights import load_toml_paths
+
+    return load_toml_paths(config)
+
+
+@app.command("list")
+def list_cmd(config: Path | None = _CONFIG) -> None:
+    """Every backbone file: metrics using it, where it is looked for, status."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from svibench.weights import CATALOGUE, candidates, resolve
+
+    ov = _overrides(config)
+    t = Table("name", "file", "used by", "status", "looked in / found at")
+    for name, s in CATALOGUE.items():
+        try:
+            r = resolve(name, ov, check_hash=False)
+            status, where = f"found ({r.source})", str(r.path)
+        except MissingWeightsError:
+            status = "missing"
+            where = "\n".join(str(p) for p, _, _ in candidates(name, ov))
+        t.add_row(name, s.filename, ", ".join(s.used_by), status, where)
+    Console().print(t)
+
+
+@app.command("check")
+def check_cmd(
+    names: list[str] = typer.Argument(None, help="catalogue names (default: all)"),
+    config: Path | None = _CONFIG,
+) -> None:
+    """Resolve and hash-check files; exit 2 on the first missing or mismatched one."""
+    from svibench.weights import CATALOGUE, resolve, sha256_file
+
+    ov = _overrides(config)
+    bad: list[str] = []
+    for name in names or list(CATALOGUE):
+        try:
+            r = resolve(name, ov, check_hash=True)
+            typer.echo(f"ok       {name:16s} {r.path}  sha256={sha256_file(r.path)[:16]}...")
+        except MissingWeightsError as e:
+            typer.echo(f"FAILED   {name:16s} {e}")
+            bad.append(name)
+    if bad:
+        raise MissingWeightsError(f"{len(bad)} weight file(s) unusable: {', '.join(bad)}")
+
+
+@app.command("path")
+def path_cmd(name: str, config: Path | None = _CONFIG) -> None:
+    """Print the file that would be loaded for NAME (exit 2 if none)."""
+    from svibench.weights import resolve
+
+    typer.echo(str(resolve(name, _overrides(config), check_hash=False).path))
+
+
+@app.command("fetch")
+def fetch_cmd(
+    name: str,
+    into: str = typer.Option("vbench", help="cache to write into: vbench|torch_hub|pyiqa|clip"),
+) -> None:
+    """Download NAME's published file (needs internet; never used by tests or runs)."""
+    from svibench.weights import fetch
+
+    typer.echo(str(fetch(name, into)))

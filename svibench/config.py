@@ -1,0 +1,164 @@
+"""Project configuration (``svibench.toml``): named generators, metric sets, paths, device.
+
+Every key is validated when the file is read; errors name the file, the key and what is
+allowed. Generator parameters are checked against the generator class when it is built.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from svibench.errors import ConfigError
+from svibench.suite import read_toml
+
+DEFAULT_CONFIG = "svibench.toml"
+DEVICES = ("cpu", "cuda", "auto")
+_TOP = {"run", "paths", "metric_sets", "generators", "ablate", "check"}
+_RUN = {"results", "device", "threads", "generators", "metrics", "batch_size", "save_videos"}
+_PATHS = {"weights", "datasets", "cache"}
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    results: Path
+    device: str = "cpu"
+    threads: int = 2
+    generators: tuple[str, ...] = ()  # the default set that `run` uses
+    metrics: tuple[str, ...] = ()  # the default metric set (resolved names)
+    batch_size: int = 16
+    save_videos: bool = True
+    weights_dir: Path | None = None
+    datasets: dict[str, str] = field(default_factory=dict)
+    metric_sets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    generator_tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sections: dict[str, Any] = field(default_factory=dict)  # [ablate], [check]: read by their commands
+
+    def generator_table(self, name: str) -> dict[str, Any]:
+        if name not in self.generator_tables:
+            import difflib
+
+            hint = difflib.get_close_matches(name, list(self.generator_tables), n=3)
+            did = f"; did you mean {', '.join(map(repr, hint))}?" if hint else ""
+            raise ConfigError(
+                f"{self.path}: no generator named '{name}' in [generators]{did} "
+                f"(configured: {', '.join(sorted(self.generator_tables))})"
+            )
+        return self.generator_tables[name]
+
+    def metric_set(self, spec: str | None) -> tuple[str, ...]:
+        """A set name from [metric_sets] or a comma-separated list of metric names."""
+        if not spec:
+            return self.metrics
+        if spec in self.metric_sets:
+            return self.metric_sets[spec]
+        return tuple(s.strip() for s in spec.split(",") if s.strip())
+
+    def resolve_device(self, device: str | None = None) -> str:
+        dev = device or self.device
+        if dev == "auto":
+            import torch
+
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        if dev.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ConfigError(f"device '{dev}' requested but CUDA is not available on this machine")
+        elif dev != "cpu":
+            raise ConfigError(f"device '{dev}': allowed values are cpu, cuda, cuda:N, auto")
+        return dev
+
+
+def _expect(value: Any, kind: type | tuple, where: str, what: str) -> Any:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: expected {what}, got {value!r}")
+    return value
+
+
+def _names(value: Any, where: str) -> tuple[str, ...]:
+    _expect(value, list, where, "a list of names")
+    for v in value:
+        _expect(v, str, where, "a list of names")
+    return tuple(value)
+
+
+def _unknown(table: dict, allowed: set[str], where: str) -> None:
+    extra = sorted(set(table) - allowed)
+    if extra:
+        raise ConfigError(f"{where}: unknown key '{extra[0]}' (allowed: {', '.join(sorted(allowed))})")
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read ``svibench.toml`` (``path``, ``$SVIBENCH_CONFIG`` or ./svibench.toml)."""
+    path = Path(path or os.environ.get("SVIBENCH_CONFIG", DEFAULT_CONFIG))
+    raw = read_toml(path)
+    where = str(path)
+    _unknown(raw, _TOP, where)
+    run = _expect(raw.get("run", {}), dict, f"{where} [run]", "a table")
+    _unknown(run, _RUN, f"{where} [run]")
+    paths = _expect(raw.get("paths", {}), dict, f"{where} [paths]", "a table")
+    _unknown(paths, _PATHS, f"{where} [paths]")
+
+    base = path.resolve().parent
+    results = base / _expect(run.get("results", "results"), str, f"{where} [run].results", "a path")
+    device = _expect(run.get("device", "cpu"), str, f"{where} [run].device", "a string")
+    if device not in DEVICES and not device.startswith("cuda:"):
+        raise ConfigError(f"{where} [run].device: allowed values are cpu, cuda, cuda:N, auto; got {device!r}")
+    threads = _expect(run.get("threads", 2), int, f"{where} [run].threads", "an integer >= 1")
+    if threads < 1:
+        raise ConfigError(f"{where} [run].threads: must be >= 1, got {threads}")
+    batch = _expect(run.get("batch_size", 16), int, f"{where} [run].batch_size", "an integer >= 1")
+    if batch < 1:
+        raise ConfigError(f"{where} [run].batch_size: must be >= 1, got {batch}")
+    save_videos = _expect(run.get("save_videos", True), bool, f"{where} [run].save_videos", "true/false")
+
+    metric_sets = {}
+    for name, names in _expect(raw.get("metric_sets", {}), dict, f"{where} [metric_sets]", "a table").items():
+        metric_sets[name] = _names(names, f"{where} [metric_sets].{name}")
+    metrics_spec = run.get("metrics", "default")
+    if isinstance(metrics_spec, list):
+        metrics = _names(metrics_spec, f"{where} [run].metrics")
+    else:
+        _expect(metrics_spec, str, f"{where} [run].metrics", "a metric set name or a list")
+        if metrics_spec not in metric_sets:
+            raise ConfigError(
+                f"{where} [run].metrics: no metric set '{metrics_spec}' in [metric_sets] "
+                f"(defined: {', '.join(sorted(metric_sets)) or 'none'})"
+            )
+        metrics = metric_sets[metrics_spec]
+
+    tables: dict[str, dict[str, Any]] = {}
+    for name, table in _expect(raw.get("generators", {}), dict, f"{where} [generators]", "a table").items():
+        gw = f"{where} [generators.{name}]"
+        _expect(table, dict, gw, "a table")
+        if "kind" not in table:
+            raise ConfigError(f"{gw}: missing key 'kind' (the registered generator kind, e.g. 'world')")
+        _expect(table["kind"], str, f"{gw}.kind", "a string")
+        tables[name] = dict(table)
+    generators = _names(run.get("generators", sorted(tables)), f"{where} [run].generators")
+    for g in generators:
+        if g not in tables:
+            raise ConfigError(f"{where} [run].generators: '{g}' is not defined under [generators]")
+
+    datasets = _expect(paths.get("datasets", {}), dict, f"{where} [paths].datasets", "a table")
+    datasets = {k: str(base / v) for k, v in datasets.items() if v}
+    weights = paths.get("weights") or None
+    return Config(
+        path=path,
+        results=results,
+        device=device,
+        threads=threads,
+        generators=generators,
+        metrics=metrics,
+        batch_size=batch,
+        save_videos=save_videos,
+        weights_dir=(base / weights) if weights else None,
+        datasets=datasets,
+        metric_sets=metric_sets,
+        generator_tables=tables,
+        sections={k: raw[k] for k in ("ablate", "check") if k in raw},
+    )

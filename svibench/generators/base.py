@@ -1,0 +1,77 @@
+"""The generator contract.
+
+A ``Generator`` is built once per run from its ``svibench.toml`` parameters and opens one
+``Session`` per case. ``Session.next_clip`` returns the next clip's frames as uint8
+``(T, H, W, 3)``. ``state_dict``/``load_state_dict`` hold everything needed to continue the
+video exactly (conditioning frames, latents, RNG state), so a killed run resumes with the
+same numbers. States are flat dicts of numpy arrays and JSON-able scalars/strings.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+from svibench.errors import GeneratorOutputError
+from svibench.suite import Case, Protocol
+
+State = dict[str, Any]
+
+
+class Session(ABC):
+    """Generation state of one case (one long video)."""
+
+    @abstractmethod
+    def next_clip(self, prompt: str, clip: int, seed: int) -> np.ndarray:
+        """Frames of clip ``clip`` (uint8, T×H×W×3, T = protocol.frames_per_clip)."""
+
+    def state_dict(self) -> State:
+        """What the session needs to continue after the clip just returned."""
+        return {}
+
+    def load_state_dict(self, state: State) -> None:
+        """Restore a state produced by ``state_dict`` (on a fresh session of the same case)."""
+
+    def close(self) -> None:
+        """Release per-case resources."""
+
+
+class Generator(ABC):
+    """Base class. Subclasses declare ``params`` (name -> default) that svibench.toml may set."""
+
+    params: ClassVar[dict[str, Any]] = {}
+    description: ClassVar[str] = ""
+
+    def __init__(self, name: str, device: str = "cpu", **params: Any) -> None:
+        self.name = name
+        self.device = device
+        self.config = {**self.params, **params}
+
+    @abstractmethod
+    def start(self, case: Case, protocol: Protocol, reference: np.ndarray) -> Session:
+        """Open a session for ``case``; ``reference`` is the case image (uint8 H×W×3, native size)."""
+
+    def identity(self) -> dict[str, Any]:
+        """What makes this generator's output what it is (goes into the run's config hash)."""
+        return {"class": f"{type(self).__module__}.{type(self).__qualname__}", **self.config}
+
+    def close(self) -> None:
+        """Release models."""
+
+
+def check_frames(frames: Any, protocol: Protocol, size: tuple[int, int], where: str) -> np.ndarray:
+    """Validate a clip from a generator: dtype, shape, finiteness. Raises GeneratorOutputError."""
+    if not isinstance(frames, np.ndarray):
+        raise GeneratorOutputError(f"{where}: expected a numpy array, got {type(frames).__name__}")
+    if frames.dtype != np.uint8:
+        if np.issubdtype(frames.dtype, np.floating) and not np.isfinite(frames).all():
+            raise GeneratorOutputError(f"{where}: frames contain NaN or inf")
+        raise GeneratorOutputError(f"{where}: frames must be uint8, got {frames.dtype}")
+    expected = (protocol.frames_per_clip, size[0], size[1], 3)
+    if frames.shape != expected:
+        raise GeneratorOutputError(
+            f"{where}: frames have shape {tuple(frames.shape)}, expected {expected} (T, H, W, 3)"
+        )
+    return np.ascontiguousarray(frames)

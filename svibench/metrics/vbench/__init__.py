@@ -1,0 +1,1 @@
+"""VBench-exact quality dimensions (see baselines/README.md for quality_score)."""

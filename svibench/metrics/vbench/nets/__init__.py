@@ -1,0 +1,1 @@
+"""Backbone architectures written to load VBench\x27s published checkpoints."""

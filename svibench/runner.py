@@ -1,0 +1,302 @@
+"""Runs a suite through generators clip by clip, scores each clip, and commits it to the store.
+
+Streaming: one clip's frames are in memory at a time (plus the generator's continuation state),
+so memory does not grow with video length. Every clip is committed atomically; rerunning the
+same command resumes after the last committed clip of every (generator, case).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from svibench.config import Config
+from svibench.errors import ConfigError, SvibenchError
+from svibench.generators.base import Generator, check_frames
+from svibench.generators.registry import GENERATORS
+from svibench.metrics.base import ClipInput, FeatureCache, Metric
+from svibench.metrics.registry import FEATURES, METRICS
+from svibench.store import ROW_COLUMNS, RunStore
+from svibench.suite import Case, Suite, load_reference_image
+
+TAIL_KEY = "__runner_tail__"  # the previous clip's last frames, for seam metrics
+
+
+@dataclass
+class Timings:
+    generate: float = 0.0
+    metrics: float = 0.0
+    store: float = 0.0
+    clips: int = 0
+    wall: float = 0.0
+    skipped: int = 0  # clips already committed by an earlier run
+
+    @property
+    def overhead(self) -> float:
+        return max(0.0, self.wall - self.generate - self.metrics)
+
+
+@dataclass
+class RunResult:
+    root: Path
+    timings: Timings = field(default_factory=Timings)
+
+
+def build_generator(name: str, table: dict[str, Any], device: str) -> Generator:
+    params = {k: v for k, v in table.items() if k != "kind"}
+    cls = GENERATORS.get(table["kind"], where=f"[generators.{name}].kind")
+    unknown = sorted(set(params) - set(getattr(cls, "params", {})))
+    if unknown:
+        raise ConfigError(
+            f"[generators.{name}]: unknown parameter '{unknown[0]}' for kind '{table['kind']}' "
+            f"(allowed: {', '.join(sorted(cls.params)) or 'none'})"
+        )
+    return cls(name=name, device=device, **params)
+
+
+def build_metrics(names: tuple[str, ...]) -> list[Metric]:
+    if not names:
+        raise ConfigError("no metrics selected (set [run].metrics or pass --metrics)")
+    metrics = [METRICS.get(n, where="metrics")() for n in names]
+    return metrics
+
+
+def metric_identity(metrics: list[Metric]) -> list[dict[str, Any]]:
+    """What the metrics are (goes into the manifest): class, parameters and column directions."""
+    return [
+        {
+            "name": m.name,
+            "class": f"{type(m).__module__}.{type(m).__qualname__}",
+            "params": m.params,
+            "higher_is_better": {c: m.higher_is_better_for(c) for c in m.output_columns()},
+        }
+        for m in metrics
+    ]
+
+
+def _resize(image: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    if image.shape[:2] == hw:
+        return image
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(image).resize((hw[1], hw[0]), Image.BICUBIC), dtype=np.uint8)
+
+
+def _package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("svibench", "numpy", "torch", "torchvision", "diffusers", "transformers", "peft",
+                "open_clip_torch", "pyiqa", "pandas", "pyarrow", "scipy", "av"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _git_revision() -> str:
+    import subprocess
+
+    try:
+        here = Path(__file__).resolve().parent
+        rev = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain"], capture_output=True, text=True, timeout=5)
+        return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "") if rev.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def set_threads(threads: int) -> None:
+    """Pin intra-op threads for reproducible speed on small machines (torch only if loaded)."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, str(threads))
+    if "torch" in sys.modules:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def run_suite(
+    suite: Suite,
+    config: Config,
+    generators: tuple[str, ...],
+    metrics: tuple[str, ...],
+    root: Path,
+    device: str = "cpu",
+    threads: int = 2,
+    shard: tuple[int, int] = (0, 1),
+    save_videos: bool = True,
+    show_progress: bool = True,
+    console: Any = None,
+) -> RunResult:
+    set_threads(threads)
+    store = RunStore(root)
+    tables = {g: config.generator_table(g) for g in generators}
+    metric_objs = build_metrics(metrics)
+    store.claim({
+        "suite": {"name": suite.name, "digest": suite.digest(), "protocol": suite.protocol.__dict__},
+        "metrics": metric_identity(metric_objs),
+        "generators": tables,
+    })
+    cases = suite.shard(*shard)
+    feature_names = sorted({f for m in metric_objs for f in m.features})
+    extractors = {f: FEATURES.get(f, where="metric features")(device=device, batch_size=config.batch_size) for f in feature_names}
+    for ex in extractors.values():
+        ex.load()
+    set_threads(threads)
+    store.log(
+        f"{time.strftime('%Y%m%dT%H%M%S')}-{socket.gethostname()}-{os.getpid()}",
+        {
+            "command": sys.argv,
+            "host": socket.gethostname(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "device": device,
+            "threads": threads,
+            "shard": list(shard),
+            "cases": [c.id for c in cases],
+            "generators": list(generators),
+            "seeds": {c.id: [suite.protocol.seed(k) for k in range(suite.protocol.clips)] for c in cases},
+            "versions": _package_versions(),
+            "git": _git_revision(),
+            "config_file": str(config.path),
+            "suite_file": suite.source,
+        },
+    )
+    result = RunResult(root)
+    t_start = time.perf_counter()
+    total = len(generators) * len(cases) * suite.protocol.clips
+    with _progress(show_progress, console) as progress:
+        overall = progress.add_task("clips", total=total)
+        for gname in generators:
+            gen = build_generator(gname, tables[gname], device)
+            set_threads(threads)
+            try:
+                for case in cases:
+                    progress.update(overall, description=f"{gname} · {case.id}")
+                    _run_case(suite, case, gname, gen, metric_objs, extractors, store, result.timings,
+                              save_videos, lambda: progress.advance(overall))
+            finally:
+                gen.close()
+    result.timings.wall = time.perf_counter() - t_start
+    return result
+
+
+def _run_case(suite, case: Case, gname: str, gen: Generator, metrics, extractors, store: RunStore,
+              timings: Timings, save_videos: bool, advance) -> None:
+    p = suite.protocol
+    done = store.done_clips(gname, case.id)
+    if done >= p.clips:
+        timings.skipped += p.clips
+        for _ in range(p.clips):
+            advance()
+        return
+    size_hint = (p.height or 64, p.width or 64)
+    reference = load_reference_image(case, size_hint)
+    hw = p.size_for(reference.shape[:2])
+    ref_resized = _resize(reference, hw)
+    session = gen.start(case, p, reference)
+    tail = None
+    if done:
+        state = store.load_state(gname, case.id, done - 1)
+        tail = state.pop(TAIL_KEY, None)
+        session.load_state_dict(state)
+        timings.skipped += done
+        for _ in range(done):
+            advance()
+    try:
+        for k in range(done, p.clips):
+            where = f"generator '{gname}', case '{case.id}', clip {k}"
+            seed = p.seed(k)
+            t0 = time.perf_counter()
+            frames = check_frames(session.next_clip(case.prompt(k), k, seed), p, hw, where)
+            t1 = time.perf_counter()
+            clip_input = ClipInput(frames=frames, reference=ref_resized, prompt=case.prompt(k), clip=k,
+                                   fps=p.fps, motion_frames=p.motion_frames, previous_tail=tail)
+            rows = _score(clip_input, metrics, extractors, where)
+            t2 = time.perf_counter()
+            if save_videos:
+                from svibench.video import write_mp4
+
+                write_mp4(store.video_path(gname, case.id, k), frames, p.fps)
+            tail = frames[-max(1, p.motion_frames):].copy()
+            state = {**session.state_dict(), TAIL_KEY: tail}
+            import pandas as pd
+
+            table = pd.DataFrame(
+                [(suite.name, gname, case.id, k, seed, col, val) for col, val in rows],
+                columns=ROW_COLUMNS,
+            )
+            store.commit(gname, case.id, k, table, state)
+            t3 = time.perf_counter()
+            timings.generate += t1 - t0
+            timings.metrics += t2 - t1
+            timings.store += t3 - t2
+            timings.clips += 1
+            advance()
+    finally:
+        session.close()
+
+
+def _score(clip: ClipInput, metrics: list[Metric], extractors, where: str) -> list[tuple[str, float]]:
+    cache = FeatureCache(clip, extractors)
+    out: list[tuple[str, float]] = []
+    for m in metrics:
+        scores = m.compute(clip, cache)
+        for col in m.output_columns():
+            if col not in scores:
+                raise SvibenchError(f"{where}: metric '{m.name}' did not return column '{col}'")
+            value = float(scores[col])
+            if np.isfinite(value):  # NaN = not defined for this clip (e.g. seam on clip 0)
+                out.append((col, value))
+    return sorted(out)
+
+
+class _NoProgress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def add_task(self, *a, **k):
+        return 0
+
+    def update(self, *a, **k):
+        pass
+
+    def advance(self, *a, **k):
+        pass
+
+
+def _progress(show: bool, console):
+    if not show:
+        return _NoProgress()
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
