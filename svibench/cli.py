@@ -18,11 +18,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 suite_app = typer.Typer(help="Import, validate and show suite files.", no_args_is_help=True)
-list_app = typer.Typer(help="List registered generators, metrics and trainers.", no_args_is_help=True)
+list_app = typer.Typer(
+    help="List registered generators, metrics and trainers.", no_args_is_help=True
+)
 app.add_typer(suite_app, name="suite")
 app.add_typer(list_app, name="list")
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="svibench.toml to use (default: ./svibench.toml).")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="svibench.toml to use (default: ./svibench.toml)."),
+]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
 
 
@@ -48,16 +53,44 @@ def _parse_shard(shard: str) -> tuple[int, int]:
 def run(
     suite_file: Annotated[Path, typer.Argument(help="Suite TOML, e.g. suites/tiny.toml.")],
     config: ConfigOpt = None,
-    generator: Annotated[list[str] | None, typer.Option("--generator", "-g", help="Generator name(s) from svibench.toml (repeatable or comma-separated); default [run].generators.")] = None,
-    metrics: Annotated[str | None, typer.Option("--metrics", "-m", help="Metric set name or comma-separated metric names.")] = None,
-    name: Annotated[str | None, typer.Option("--name", help="Run name (folder under results/); default: the suite name.")] = None,
-    results: Annotated[Path | None, typer.Option("--results", help="Results directory (default [run].results).")] = None,
-    device: Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:N or auto.")] = None,
-    threads: Annotated[int | None, typer.Option("--threads", min=1, help="Torch/OpenMP threads.")] = None,
-    shard: Annotated[str, typer.Option("--shard", help="Run the deterministic subset I/N of the cases.")] = "0/1",
-    data: Annotated[Path | None, typer.Option("--data", help="Dataset folder for suites with a [dataset].")] = None,
-    fresh: Annotated[bool, typer.Option("--fresh/--resume", help="Start over (delete this run) or resume (default).")] = False,
-    videos: Annotated[bool | None, typer.Option("--videos/--no-videos", help="Save each clip as mp4.")] = None,
+    generator: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--generator",
+            "-g",
+            help="Generator name(s) from svibench.toml (repeatable or comma-separated); default [run].generators.",
+        ),
+    ] = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option("--metrics", "-m", help="Metric set name or comma-separated metric names."),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Run name (folder under results/); default: the suite name."),
+    ] = None,
+    results: Annotated[
+        Path | None, typer.Option("--results", help="Results directory (default [run].results).")
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option("--device", help="cpu, cuda, cuda:N or auto.")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option("--threads", min=1, help="Torch/OpenMP threads.")
+    ] = None,
+    shard: Annotated[
+        str, typer.Option("--shard", help="Run the deterministic subset I/N of the cases.")
+    ] = "0/1",
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Dataset folder for suites with a [dataset].")
+    ] = None,
+    fresh: Annotated[
+        bool,
+        typer.Option("--fresh/--resume", help="Start over (delete this run) or resume (default)."),
+    ] = False,
+    videos: Annotated[
+        bool | None, typer.Option("--videos/--no-videos", help="Save each clip as mp4.")
+    ] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
     debug: DebugOpt = False,
 ) -> None:
@@ -69,7 +102,10 @@ def run(
 
     cfg = load_config(config)
     st = load_suite(suite_file, data=data, datasets=cfg.datasets)
-    gens = tuple(g.strip() for item in (generator or []) for g in item.split(",") if g.strip()) or cfg.generators
+    gens = (
+        tuple(g.strip() for item in (generator or []) for g in item.split(",") if g.strip())
+        or cfg.generators
+    )
     for g in gens:
         cfg.generator_table(g)
     root = (results or cfg.results) / (name or st.name)
@@ -79,9 +115,16 @@ def run(
         shutil.rmtree(root)
     dev = cfg.resolve_device(device)
     result = run_suite(
-        st, cfg, gens, cfg.metric_set(metrics), root,
-        device=dev, threads=threads or cfg.threads, shard=_parse_shard(shard),
-        save_videos=cfg.save_videos if videos is None else videos, show_progress=progress,
+        st,
+        cfg,
+        gens,
+        cfg.metric_set(metrics),
+        root,
+        device=dev,
+        threads=threads or cfg.threads,
+        shard=_parse_shard(shard),
+        save_videos=cfg.save_videos if videos is None else videos,
+        show_progress=progress,
     )
     t = result.timings
     console = _console()
@@ -94,10 +137,19 @@ def run(
 
 @app.command()
 def leaderboard(
-    runs: Annotated[list[Path] | None, typer.Argument(help="Run folders (default: every run under results/).")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: the run folder, or results/ for several).")] = None,
+    runs: Annotated[
+        list[Path] | None, typer.Argument(help="Run folders (default: every run under results/).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Output folder (default: the run folder, or results/ for several)."
+        ),
+    ] = None,
     config: ConfigOpt = None,
-    reference: Annotated[str | None, typer.Option("--reference", help="Reference generator for paired comparisons.")] = None,
+    reference: Annotated[
+        str | None, typer.Option("--reference", help="Reference generator for paired comparisons.")
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Write leaderboard.md (+ drift plots) from one or more runs."""
@@ -130,7 +182,9 @@ def suite_validate(
     st = load_suite(suite_file, data=data, datasets=datasets)
     for case in st.cases:
         load_reference_image(case, (st.protocol.height or 64, st.protocol.width or 64))
-    _console().print(f"[green]ok[/green]: {suite_file}: suite '{st.name}', {len(st.cases)} cases, {st.protocol.clips} clips each")
+    _console().print(
+        f"[green]ok[/green]: {suite_file}: suite '{st.name}', {len(st.cases)} cases, {st.protocol.clips} clips each"
+    )
 
 
 @suite_app.command("show")
@@ -163,10 +217,18 @@ def suite_show(
 
 @suite_app.command("import")
 def suite_import(
-    folder: Annotated[Path, typer.Argument(help="Dataset folder in the SVI benchmark layout (one folder per sample).")],
+    folder: Annotated[
+        Path,
+        typer.Argument(help="Dataset folder in the SVI benchmark layout (one folder per sample)."),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Suite file to write.")],
     name: Annotated[str | None, typer.Option("--name")] = None,
-    clips: Annotated[int | None, typer.Option("--clips", min=1, help="Clips per case (default: number of prompts, at most 10).")] = None,
+    clips: Annotated[
+        int | None,
+        typer.Option(
+            "--clips", min=1, help="Clips per case (default: number of prompts, at most 10)."
+        ),
+    ] = None,
     motion_frames: Annotated[int, typer.Option("--motion-frames", min=0)] = 5,
     debug: DebugOpt = False,
 ) -> None:

@@ -35,7 +35,9 @@ class Config:
     datasets: dict[str, str] = field(default_factory=dict)
     metric_sets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     generator_tables: dict[str, dict[str, Any]] = field(default_factory=dict)
-    sections: dict[str, Any] = field(default_factory=dict)  # [ablate], [check]: read by their commands
+    sections: dict[str, Any] = field(
+        default_factory=dict
+    )  # [ablate], [check]: read by their commands
 
     def generator_table(self, name: str) -> dict[str, Any]:
         if name not in self.generator_tables:
@@ -67,7 +69,9 @@ class Config:
             import torch
 
             if not torch.cuda.is_available():
-                raise ConfigError(f"device '{dev}' requested but CUDA is not available on this machine")
+                raise ConfigError(
+                    f"device '{dev}' requested but CUDA is not available on this machine"
+                )
         elif dev != "cpu":
             raise ConfigError(f"device '{dev}': allowed values are cpu, cuda, cuda:N, auto")
         return dev
@@ -89,7 +93,9 @@ def _names(value: Any, where: str) -> tuple[str, ...]:
 def _unknown(table: dict, allowed: set[str], where: str) -> None:
     extra = sorted(set(table) - allowed)
     if extra:
-        raise ConfigError(f"{where}: unknown key '{extra[0]}' (allowed: {', '.join(sorted(allowed))})")
+        raise ConfigError(
+            f"{where}: unknown key '{extra[0]}' (allowed: {', '.join(sorted(allowed))})"
+        )
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -107,17 +113,23 @@ def load_config(path: str | Path | None = None) -> Config:
     results = base / _expect(run.get("results", "results"), str, f"{where} [run].results", "a path")
     device = _expect(run.get("device", "cpu"), str, f"{where} [run].device", "a string")
     if device not in DEVICES and not device.startswith("cuda:"):
-        raise ConfigError(f"{where} [run].device: allowed values are cpu, cuda, cuda:N, auto; got {device!r}")
+        raise ConfigError(
+            f"{where} [run].device: allowed values are cpu, cuda, cuda:N, auto; got {device!r}"
+        )
     threads = _expect(run.get("threads", 2), int, f"{where} [run].threads", "an integer >= 1")
     if threads < 1:
         raise ConfigError(f"{where} [run].threads: must be >= 1, got {threads}")
     batch = _expect(run.get("batch_size", 16), int, f"{where} [run].batch_size", "an integer >= 1")
     if batch < 1:
         raise ConfigError(f"{where} [run].batch_size: must be >= 1, got {batch}")
-    save_videos = _expect(run.get("save_videos", True), bool, f"{where} [run].save_videos", "true/false")
+    save_videos = _expect(
+        run.get("save_videos", True), bool, f"{where} [run].save_videos", "true/false"
+    )
 
     metric_sets = {}
-    for name, names in _expect(raw.get("metric_sets", {}), dict, f"{where} [metric_sets]", "a table").items():
+    for name, names in _expect(
+        raw.get("metric_sets", {}), dict, f"{where} [metric_sets]", "a table"
+    ).items():
         metric_sets[name] = _names(names, f"{where} [metric_sets].{name}")
     metrics_spec = run.get("metrics", "default")
     if isinstance(metrics_spec, list):
@@ -132,11 +144,15 @@ def load_config(path: str | Path | None = None) -> Config:
         metrics = metric_sets[metrics_spec]
 
     tables: dict[str, dict[str, Any]] = {}
-    for name, table in _expect(raw.get("generators", {}), dict, f"{where} [generators]", "a table").items():
+    for name, table in _expect(
+        raw.get("generators", {}), dict, f"{where} [generators]", "a table"
+    ).items():
         gw = f"{where} [generators.{name}]"
         _expect(table, dict, gw, "a table")
         if "kind" not in table:
-            raise ConfigError(f"{gw}: missing key 'kind' (the registered generator kind, e.g. 'world')")
+            raise ConfigError(
+                f"{gw}: missing key 'kind' (the registered generator kind, e.g. 'world')"
+            )
         _expect(table["kind"], str, f"{gw}.kind", "a string")
         tables[name] = dict(table)
     generators = _names(run.get("generators", sorted(tables)), f"{where} [run].generators")

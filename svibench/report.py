@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from svibench.atomic import atomic_write, atomic_write_text
+from svibench.atomic import atomic_write
 from svibench.drift import aggregate_cases, bootstrap_ci, drift_table, holm, paired_test
 from svibench.errors import SvibenchError
 from svibench.store import RunStore
@@ -58,7 +58,9 @@ def load_run(root: Path) -> RunData:
 
 def case_means(run: RunData) -> pd.DataFrame:
     """Mean over clips per (generator, case, metric)."""
-    return run.rows.groupby(["generator", "case", "metric"], sort=True)["value"].mean().reset_index()
+    return (
+        run.rows.groupby(["generator", "case", "metric"], sort=True)["value"].mean().reset_index()
+    )
 
 
 def quality_table(run: RunData, seed: int = 0) -> pd.DataFrame:
@@ -66,8 +68,19 @@ def quality_table(run: RunData, seed: int = 0) -> pd.DataFrame:
     records = []
     for (gen, metric), g in case_means(run).groupby(["generator", "metric"], sort=True):
         mean, low, high = bootstrap_ci(g["value"].to_numpy(), seed=seed)
-        records.append({"generator": gen, "metric": metric, "n": len(g), "mean": mean, "low": low, "high": high})
-    return pd.DataFrame.from_records(records, columns=["generator", "metric", "n", "mean", "low", "high"])
+        records.append(
+            {
+                "generator": gen,
+                "metric": metric,
+                "n": len(g),
+                "mean": mean,
+                "low": low,
+                "high": high,
+            }
+        )
+    return pd.DataFrame.from_records(
+        records, columns=["generator", "metric", "n", "mean", "low", "high"]
+    )
 
 
 def clip_curves(run: RunData) -> pd.DataFrame:
@@ -87,14 +100,23 @@ def write_tables(root: Path) -> dict[str, Path]:
     """tables/{quality,drift,curves}.csv under the run folder (deterministic bytes)."""
     run = load_run(root)
     out = {}
-    for name, df in (("quality", quality_table(run)), ("drift", drift_summary(run)), ("curves", clip_curves(run))):
+    for name, df in (
+        ("quality", quality_table(run)),
+        ("drift", drift_summary(run)),
+        ("curves", clip_curves(run)),
+    ):
         path = Path(root) / "tables" / f"{name}.csv"
-        atomic_write(path, lambda p, df=df: df.to_csv(p, index=False, float_format=FLOAT, lineterminator="\n"))
+        atomic_write(
+            path,
+            lambda p, df=df: df.to_csv(p, index=False, float_format=FLOAT, lineterminator="\n"),
+        )
         out[name] = path
     return out
 
 
-def _fmt(mean: float, low: float = float("nan"), high: float = float("nan"), digits: int = 4) -> str:
+def _fmt(
+    mean: float, low: float = float("nan"), high: float = float("nan"), digits: int = 4
+) -> str:
     if not np.isfinite(mean):
         return "–"
     s = f"{mean:.{digits}f}"
@@ -108,7 +130,13 @@ def ranking(run: RunData, quality: pd.DataFrame) -> list[str]:
     head = quality[quality["metric"] == run.headline].set_index("generator")["mean"]
     sign = -1 if run.directions[run.headline] else 1
     gens = sorted(set(run.rows["generator"]))
-    return sorted(gens, key=lambda g: (sign * head.get(g, np.nan) if np.isfinite(head.get(g, np.nan)) else np.inf, g))
+    return sorted(
+        gens,
+        key=lambda g: (
+            sign * head.get(g, np.nan) if np.isfinite(head.get(g, np.nan)) else np.inf,
+            g,
+        ),
+    )
 
 
 def print_summary(root: Path, console: Any) -> None:
@@ -119,21 +147,37 @@ def print_summary(root: Path, console: Any) -> None:
     q = quality_table(run).set_index(["generator", "metric"])
     d = drift_summary(run).set_index(["generator", "metric", "measure"])
     gens = ranking(run, q.reset_index())
-    table = Table(title=f"{run.suite}: mean over cases; drift = relative drop first→last clip (positive = worse)")
+    table = Table(
+        title=f"{run.suite}: mean over cases; drift = relative drop first→last clip (positive = worse)"
+    )
     table.add_column("metric")
     for gen in gens:
         table.add_column(gen, justify="right")
     for c in run.columns:
         arrow = "↑" if run.directions[c] else "↓"
-        table.add_row(f"{c} {arrow}", *[_fmt(q.loc[(g, c), "mean"]) if (g, c) in q.index else "–" for g in gens])
+        table.add_row(
+            f"{c} {arrow}",
+            *[_fmt(q.loc[(g, c), "mean"]) if (g, c) in q.index else "–" for g in gens],
+        )
     for c in run.columns:
-        table.add_row(f"drift {c}", *[_fmt(d.loc[(g, c, "rel_drop"), "mean"], digits=3) if (g, c, "rel_drop") in d.index else "–" for g in gens],
-                      style="dim" if c != run.headline else None)
+        table.add_row(
+            f"drift {c}",
+            *[
+                _fmt(d.loc[(g, c, "rel_drop"), "mean"], digits=3)
+                if (g, c, "rel_drop") in d.index
+                else "–"
+                for g in gens
+            ],
+            style="dim" if c != run.headline else None,
+        )
     console.print(table)
 
 
-def plot_curves(run: RunData, folder: Path) -> list[Path]:
-    """One PNG per metric: mean over cases per clip, ±1 s.e. band, one line per generator."""
+def plot_curves(run: RunData, folder: Path, prefix: str | None = None) -> list[Path]:
+    """One PNG per metric: mean over cases per clip, ±1 s.e. band, one line per generator.
+
+    Files are ``folder/drift_<prefix>_<metric>.png`` (prefix: the suite name by default).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -153,9 +197,11 @@ def plot_curves(run: RunData, folder: Path) -> list[Path]:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        path = folder / f"drift_{run.suite}_{metric}.png"
+        path = folder / f"drift_{prefix or run.suite}_{metric}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda p, fig=fig: fig.savefig(p, format="png", metadata={"Software": None}))
+        atomic_write(
+            path, lambda p, fig=fig: fig.savefig(p, format="png", metadata={"Software": None})
+        )
         plt.close(fig)
         paths.append(path)
     return paths
@@ -168,9 +214,13 @@ def paired_table(run: RunData, reference: str) -> pd.DataFrame:
         raise SvibenchError(f"{run.root}: reference generator '{reference}' is not in this run")
     records = []
     for metric in run.columns:
-        ref = cm[(cm["generator"] == reference) & (cm["metric"] == metric)].set_index("case")["value"]
+        ref = cm[(cm["generator"] == reference) & (cm["metric"] == metric)].set_index("case")[
+            "value"
+        ]
         for gen in sorted(set(cm["generator"]) - {reference}):
-            other = cm[(cm["generator"] == gen) & (cm["metric"] == metric)].set_index("case")["value"]
+            other = cm[(cm["generator"] == gen) & (cm["metric"] == metric)].set_index("case")[
+                "value"
+            ]
             common = sorted(set(ref.index) & set(other.index))
             res = paired_test(other.loc[common].to_numpy(), ref.loc[common].to_numpy())
             records.append({"generator": gen, "metric": metric, **res})
@@ -180,77 +230,13 @@ def paired_table(run: RunData, reference: str) -> pd.DataFrame:
     return df
 
 
-def leaderboard_markdown(run: RunData, plots: list[Path], out_dir: Path, reference: str | None) -> str:
-    q = quality_table(run)
-    qi = q.set_index(["generator", "metric"])
-    d = drift_summary(run).set_index(["generator", "metric", "measure"])
-    n_cases = run.rows["case"].nunique()
-    n_clips = run.rows["clip"].nunique()
-    lines = [
-        f"## {run.suite}",
-        "",
-        f"{n_cases} cases × {n_clips} clips ({run.seconds_per_clip:.2f} s each). Mean over cases of the "
-        "per-case clip mean, with a bootstrap 95 % CI over cases. Sorted by "
-        f"`{run.headline}`. Drift = relative drop of `{run.headline}` from the first to the last clip "
-        "(positive = worse) and its least-squares slope per minute.",
-        "",
-    ]
-    head = ["rank", "generator", f"{run.headline}", *[c for c in run.columns if c != run.headline], "drift (rel. drop)", "slope / min", "n"]
-    lines.append("| " + " | ".join(head) + " |")
-    lines.append("|" + "---|" * len(head))
-    for i, gen in enumerate(ranking(run, q), 1):
-        def cell(metric: str, ci: bool = False, gen: str = gen) -> str:
-            if (gen, metric) not in qi.index:
-                return "–"
-            r = qi.loc[(gen, metric)]
-            return _fmt(r["mean"], r["low"], r["high"]) if ci else _fmt(r["mean"])
+def write_leaderboard(
+    runs: list[Path],
+    out: Path | None = None,
+    reference: str | None = None,
+    published: Path | None = None,
+) -> Path:
+    """leaderboard.md (+ PNG drift plots) for one or more runs; see ``svibench.leaderboard``."""
+    from svibench.leaderboard import write_leaderboard as write
 
-        def drift(measure: str, gen: str = gen) -> str:
-            key = (gen, run.headline, measure)
-            return _fmt(d.loc[key, "mean"], d.loc[key, "low"], d.loc[key, "high"]) if key in d.index else "–"
-
-        n = int(qi.loc[(gen, run.headline), "n"]) if (gen, run.headline) in qi.index else 0
-        lines.append("| " + " | ".join([str(i), gen, cell(run.headline, True),
-                                         *[cell(c) for c in run.columns if c != run.headline],
-                                         drift("rel_drop"), drift("slope_per_min"), str(n)]) + " |")
-    lines += ["", "### Drift per metric (relative drop first→last clip, mean [95 % CI] over cases)", ""]
-    gens = ranking(run, q)
-    lines.append("| metric | " + " | ".join(gens) + " |")
-    lines.append("|---|" + "---|" * len(gens))
-    for metric in run.columns:
-        cells = []
-        for gen in gens:
-            key = (gen, metric, "rel_drop")
-            cells.append(_fmt(d.loc[key, "mean"], d.loc[key, "low"], d.loc[key, "high"], 3) if key in d.index else "–")
-        lines.append(f"| {metric} {'↑' if run.directions[metric] else '↓'} | " + " | ".join(cells) + " |")
-    if reference:
-        pt = paired_table(run, reference)
-        lines += ["", f"### Paired comparison against `{reference}` (same cases; Wilcoxon, Holm-corrected)", ""]
-        lines.append("| generator | metric | mean diff [95 % CI] | p (Holm) | n |")
-        lines.append("|---|---|---|---|---|")
-        for _, r in pt.iterrows():
-            lines.append(f"| {r['generator']} | {r['metric']} | {_fmt(r['mean_diff'], r['diff_low'], r['diff_high'])} | "
-                         f"{_fmt(r['w_p_holm'], digits=3)} | {int(r['n'])} |")
-    if plots:
-        lines += ["", "### Drift curves", ""]
-        for p in plots:
-            rel = p.relative_to(out_dir) if p.is_relative_to(out_dir) else p
-            lines.append(f"![{p.stem}]({rel.as_posix()})")
-    return "\n".join(lines) + "\n"
-
-
-def write_leaderboard(runs: list[Path], out: Path | None = None, reference: str | None = None) -> Path:
-    """leaderboard.md (+ PNG drift plots) for one or more runs; one section per run."""
-    if not runs:
-        raise SvibenchError("no runs given")
-    out_dir = Path(out) if out else Path(runs[0])
-    sections = ["# svibench leaderboard", ""]
-    for root in runs:
-        run = load_run(Path(root))
-        write_tables(Path(root))
-        plots = plot_curves(run, out_dir / "plots")
-        ref = reference if reference in set(run.rows["generator"]) else None
-        sections.append(leaderboard_markdown(run, plots, out_dir, ref))
-    path = out_dir / "leaderboard.md"
-    atomic_write_text(path, "\n".join(sections))
-    return path
+    return write(runs, out, reference=reference, published=published)

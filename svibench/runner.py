@@ -94,8 +94,21 @@ def _package_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for pkg in ("svibench", "numpy", "torch", "torchvision", "diffusers", "transformers", "peft",
-                "open_clip_torch", "pyiqa", "pandas", "pyarrow", "scipy", "av"):
+    for pkg in (
+        "svibench",
+        "numpy",
+        "torch",
+        "torchvision",
+        "diffusers",
+        "transformers",
+        "peft",
+        "open_clip_torch",
+        "pyiqa",
+        "pandas",
+        "pyarrow",
+        "scipy",
+        "av",
+    ):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -108,9 +121,20 @@ def _git_revision() -> str:
 
     try:
         here = Path(__file__).resolve().parent
-        rev = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain"], capture_output=True, text=True, timeout=5)
-        return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "") if rev.returncode == 0 else "unknown"
+        rev = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        return (
+            rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+            if rev.returncode == 0
+            else "unknown"
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
@@ -142,14 +166,23 @@ def run_suite(
     store = RunStore(root)
     tables = {g: config.generator_table(g) for g in generators}
     metric_objs = build_metrics(metrics)
-    store.claim({
-        "suite": {"name": suite.name, "digest": suite.digest(), "protocol": suite.protocol.__dict__},
-        "metrics": metric_identity(metric_objs),
-        "generators": tables,
-    })
+    store.claim(
+        {
+            "suite": {
+                "name": suite.name,
+                "digest": suite.digest(),
+                "protocol": suite.protocol.__dict__,
+            },
+            "metrics": metric_identity(metric_objs),
+            "generators": tables,
+        }
+    )
     cases = suite.shard(*shard)
     feature_names = sorted({f for m in metric_objs for f in m.features})
-    extractors = {f: FEATURES.get(f, where="metric features")(device=device, batch_size=config.batch_size) for f in feature_names}
+    extractors = {
+        f: FEATURES.get(f, where="metric features")(device=device, batch_size=config.batch_size)
+        for f in feature_names
+    }
     for ex in extractors.values():
         ex.load()
     set_threads(threads)
@@ -165,7 +198,9 @@ def run_suite(
             "shard": list(shard),
             "cases": [c.id for c in cases],
             "generators": list(generators),
-            "seeds": {c.id: [suite.protocol.seed(k) for k in range(suite.protocol.clips)] for c in cases},
+            "seeds": {
+                c.id: [suite.protocol.seed(k) for k in range(suite.protocol.clips)] for c in cases
+            },
             "versions": _package_versions(),
             "git": _git_revision(),
             "config_file": str(config.path),
@@ -183,16 +218,36 @@ def run_suite(
             try:
                 for case in cases:
                     progress.update(overall, description=f"{gname} · {case.id}")
-                    _run_case(suite, case, gname, gen, metric_objs, extractors, store, result.timings,
-                              save_videos, lambda: progress.advance(overall))
+                    _run_case(
+                        suite,
+                        case,
+                        gname,
+                        gen,
+                        metric_objs,
+                        extractors,
+                        store,
+                        result.timings,
+                        save_videos,
+                        lambda: progress.advance(overall),
+                    )
             finally:
                 gen.close()
     result.timings.wall = time.perf_counter() - t_start
     return result
 
 
-def _run_case(suite, case: Case, gname: str, gen: Generator, metrics, extractors, store: RunStore,
-              timings: Timings, save_videos: bool, advance) -> None:
+def _run_case(
+    suite,
+    case: Case,
+    gname: str,
+    gen: Generator,
+    metrics,
+    extractors,
+    store: RunStore,
+    timings: Timings,
+    save_videos: bool,
+    advance,
+) -> None:
     p = suite.protocol
     done = store.done_clips(gname, case.id)
     if done >= p.clips:
@@ -220,15 +275,22 @@ def _run_case(suite, case: Case, gname: str, gen: Generator, metrics, extractors
             t0 = time.perf_counter()
             frames = check_frames(session.next_clip(case.prompt(k), k, seed), p, hw, where)
             t1 = time.perf_counter()
-            clip_input = ClipInput(frames=frames, reference=ref_resized, prompt=case.prompt(k), clip=k,
-                                   fps=p.fps, motion_frames=p.motion_frames, previous_tail=tail)
+            clip_input = ClipInput(
+                frames=frames,
+                reference=ref_resized,
+                prompt=case.prompt(k),
+                clip=k,
+                fps=p.fps,
+                motion_frames=p.motion_frames,
+                previous_tail=tail,
+            )
             rows = _score(clip_input, metrics, extractors, where)
             t2 = time.perf_counter()
             if save_videos:
                 from svibench.video import write_mp4
 
                 write_mp4(store.video_path(gname, case.id, k), frames, p.fps)
-            tail = frames[-max(1, p.motion_frames):].copy()
+            tail = frames[-max(1, p.motion_frames) :].copy()
             state = {**session.state_dict(), TAIL_KEY: tail}
             import pandas as pd
 
@@ -247,7 +309,9 @@ def _run_case(suite, case: Case, gname: str, gen: Generator, metrics, extractors
         session.close()
 
 
-def _score(clip: ClipInput, metrics: list[Metric], extractors, where: str) -> list[tuple[str, float]]:
+def _score(
+    clip: ClipInput, metrics: list[Metric], extractors, where: str
+) -> list[tuple[str, float]]:
     cache = FeatureCache(clip, extractors)
     out: list[tuple[str, float]] = []
     for m in metrics:

@@ -49,7 +49,9 @@ class RunStore:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise SvibenchError(f"results directory {self.root}: cannot create it ({e.strerror})") from None
+            raise SvibenchError(
+                f"results directory {self.root}: cannot create it ({e.strerror})"
+            ) from None
         if path.exists():
             try:
                 old = json.loads(path.read_text())
@@ -74,11 +76,15 @@ class RunStore:
             manifest = {**old, "generators": dict(sorted(gens.items()))}
         else:
             manifest = {**identity, "generators": dict(sorted(identity["generators"].items()))}
-        manifest["config_hash"] = config_hash({k: manifest[k] for k in ("suite", "metrics", "generators")})
+        manifest["config_hash"] = config_hash(
+            {k: manifest[k] for k in ("suite", "metrics", "generators")}
+        )
         try:
             atomic_write_json(path, manifest)
         except OSError as e:
-            raise SvibenchError(f"results directory {self.root}: not writable ({e.strerror})") from None
+            raise SvibenchError(
+                f"results directory {self.root}: not writable ({e.strerror})"
+            ) from None
 
     def manifest(self) -> dict[str, Any]:
         path = self.root / "manifest.json"
@@ -108,7 +114,9 @@ class RunStore:
         try:
             return pd.read_parquet(path)
         except Exception as e:  # noqa: BLE001 - pyarrow raises many types for a damaged file
-            raise SvibenchError(f"{path}: unreadable results shard ({e}); delete it to recompute") from None
+            raise SvibenchError(
+                f"{path}: unreadable results shard ({e}); delete it to recompute"
+            ) from None
 
     def done_clips(self, generator: str, case: str) -> int:
         rows = self.load_rows(generator, case)
@@ -124,7 +132,9 @@ class RunStore:
                 meta = json.loads(str(z[_JSON_KEY]))
                 arrays = {k: z[k] for k in z.files if k != _JSON_KEY}
         except (OSError, ValueError, KeyError) as e:
-            raise SvibenchError(f"{path}: unreadable continuation state ({e}); rerun with --fresh") from None
+            raise SvibenchError(
+                f"{path}: unreadable continuation state ({e}); rerun with --fresh"
+            ) from None
         return {**meta, **arrays}
 
     def commit(self, generator: str, case: str, clip: int, rows, state: dict[str, Any]) -> None:
@@ -161,7 +171,9 @@ class RunStore:
             except Exception as e:  # noqa: BLE001
                 raise SvibenchError(f"{f}: unreadable results shard ({e})") from None
         df = pd.concat(frames, ignore_index=True)
-        return df.sort_values(["generator", "case", "clip", "metric"], kind="mergesort").reset_index(drop=True)
+        return df.sort_values(
+            ["generator", "case", "clip", "metric"], kind="mergesort"
+        ).reset_index(drop=True)
 
 
 def _jsonable(x: Any) -> Any:

@@ -148,7 +148,9 @@ def find_reference_image(folder: Path) -> Path:
         found = sorted(p for p in folder.iterdir() if p.suffix.lower() == ext)
         if found:
             return found[0]
-    raise ConfigError(f"{folder}: no reference image (looked for frame.jpg, frame.png, *.jpg, *.png)")
+    raise ConfigError(
+        f"{folder}: no reference image (looked for frame.jpg, frame.png, *.jpg, *.png)"
+    )
 
 
 def cases_from_dataset(root: Path, limit: int | None = None) -> tuple[Case, ...]:
@@ -219,7 +221,9 @@ def read_toml(path: Path) -> dict:
         raise ConfigError(f"{path}: not UTF-8 text") from None
 
 
-def load_suite(path: str | Path, data: str | Path | None = None, datasets: dict | None = None) -> Suite:
+def load_suite(
+    path: str | Path, data: str | Path | None = None, datasets: dict | None = None
+) -> Suite:
     """Read and validate a suite file.
 
     ``data`` (the CLI's ``--data``) overrides the dataset folder; ``datasets`` maps dataset
@@ -256,7 +260,9 @@ def load_suite(path: str | Path, data: str | Path | None = None, datasets: dict 
     )
 
 
-def _dataset_cases(table: dict, where: str, data: str | Path | None, datasets: dict) -> tuple[Case, ...]:
+def _dataset_cases(
+    table: dict, where: str, data: str | Path | None, datasets: dict
+) -> tuple[Case, ...]:
     _check_keys(table, {"name", "subset", "limit", "path"}, f"{where} [dataset]")
     dname = table.get("name", "svi-benchmark")
     root = Path(data) if data else None
@@ -288,7 +294,9 @@ def _case(entry: dict, base: Path, where: str) -> Case:
         try:
             int(image.split(":", 1)[1])
         except ValueError:
-            raise ConfigError(f"{where}.image: 'world:' must be followed by an integer seed") from None
+            raise ConfigError(
+                f"{where}.image: 'world:' must be followed by an integer seed"
+            ) from None
     else:
         p = (base / image).resolve()
         if not p.is_file():
@@ -314,14 +322,18 @@ def load_reference_image(case: Case, size_hint: tuple[int, int] = (64, 64)) -> n
     if case.image.startswith("world:"):
         from svibench.world import World
 
-        return World(seed=int(case.image.split(":", 1)[1]), height=size_hint[0], width=size_hint[1]).reference()
+        return World(
+            seed=int(case.image.split(":", 1)[1]), height=size_hint[0], width=size_hint[1]
+        ).reference()
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(case.image) as im:
             return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
     except (UnidentifiedImageError, OSError) as e:
-        raise ConfigError(f"case '{case.id}': cannot read reference image {case.image} ({e})") from None
+        raise ConfigError(
+            f"case '{case.id}': cannot read reference image {case.image} ({e})"
+        ) from None
 
 
 def _toml_str(s: str) -> str:
@@ -365,7 +377,13 @@ def write_suite_from_folder(
     base = out.resolve().parent
     for c in cases:
         rel = os.path.relpath(c.image, base)
-        lines += ["", "[[cases]]", f"id = {_toml_str(c.id)}", f"image = {_toml_str(rel)}", "prompts = ["]
+        lines += [
+            "",
+            "[[cases]]",
+            f"id = {_toml_str(c.id)}",
+            f"image = {_toml_str(rel)}",
+            "prompts = [",
+        ]
         lines += [f"  {_toml_str(p)}," for p in c.prompts]
         lines.append("]")
     atomic_write_text(out, "\n".join(lines) + "\n")

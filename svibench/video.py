@@ -109,6 +109,7 @@ def write_mp4(
         # yuv420p halves chroma resolution, so it needs even sizes; yuv444p keeps odd sizes exact.
         pix_fmt = "yuv420p" if h % 2 == 0 and w % 2 == 0 else "yuv444p"
         codec, options = "libx264", {"crf": str(int(crf)), "preset": preset}
+
     def encode(tmp: Path) -> None:
         try:
             with av.open(str(tmp), mode="w", format="mp4") as container:
@@ -142,7 +143,9 @@ def write_png(path: str | Path, image: np.ndarray) -> Path:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3:
         raise SvibenchError(f"{path}: image to write must be uint8 (H, W, 3)")
     try:
-        atomic_write(path, lambda tmp: Image.fromarray(np.ascontiguousarray(image)).save(tmp, format="PNG"))
+        atomic_write(
+            path, lambda tmp: Image.fromarray(np.ascontiguousarray(image)).save(tmp, format="PNG")
+        )
     except OSError as e:
         raise SvibenchError(f"{path}: cannot write image ({e.strerror or e})") from None
     return path
@@ -168,7 +171,9 @@ def _open(path: Path):
     try:
         container = av.open(str(path), mode="r")
     except _av_errors() as e:
-        raise SvibenchError(f"{path}: not a readable video, corrupt or truncated ({_one_line(e)})") from None
+        raise SvibenchError(
+            f"{path}: not a readable video, corrupt or truncated ({_one_line(e)})"
+        ) from None
     if not container.streams.video:
         container.close()
         raise SvibenchError(f"{path}: the file holds no video stream")
@@ -186,7 +191,9 @@ def probe_video(path: str | Path) -> VideoInfo:
     container = _open(path)
     try:
         s = container.streams.video[0]
-        return VideoInfo(int(s.frames or 0), _fps(s), int(s.codec_context.height), int(s.codec_context.width))
+        return VideoInfo(
+            int(s.frames or 0), _fps(s), int(s.codec_context.height), int(s.codec_context.width)
+        )
     finally:
         container.close()
 

@@ -72,7 +72,9 @@ def _gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:
     return sum(k[i] * tmp[:, i : i + img.shape[1]] for i in range(len(k)))
 
 
-def degrade(frame: np.ndarray, severity: float, d: Degradation, rng: np.random.Generator) -> np.ndarray:
+def degrade(
+    frame: np.ndarray, severity: float, d: Degradation, rng: np.random.Generator
+) -> np.ndarray:
     """Apply the drift model to a float frame in [0, 1] (H, W, 3)."""
     if severity <= 0 or not d.active:
         return frame
@@ -115,7 +117,9 @@ class World:
             img = Image.fromarray(background).resize((width, height), Image.BICUBIC)
             view = np.asarray(img, np.float32) / 255.0
             py, px = (ch - height) // 2, (cw - width) // 2
-            canvas = np.pad(view, ((py, ch - height - py), (px, cw - width - px), (0, 0)), mode="reflect")
+            canvas = np.pad(
+                view, ((py, ch - height - py), (px, cw - width - px), (0, 0)), mode="reflect"
+            )
         self.canvas = np.clip(canvas, 0, 1).astype(np.float32)
         self.origin = np.array([(ch - height) / 2, (cw - width) / 2], np.float32)
         angle = rng.random() * 2 * np.pi
@@ -129,7 +133,9 @@ class World:
     def frame_float(self, t: float) -> np.ndarray:
         """Frame at time t as float32 in [0, 1]."""
         ch, cw = self.canvas.shape[:2]
-        oy, ox = _bounce(self.origin + self.pan * t, np.zeros(2), np.array([ch - self.height, cw - self.width]))
+        oy, ox = _bounce(
+            self.origin + self.pan * t, np.zeros(2), np.array([ch - self.height, cw - self.width])
+        )
         iy, ix = int(oy), int(ox)
         fy, fx = oy - iy, ox - ix  # sub-pixel camera: bilinear between neighbouring crops
         iy2, ix2 = min(iy + 1, ch - self.height), min(ix + 1, cw - self.width)

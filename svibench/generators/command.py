@@ -83,7 +83,9 @@ class CommandGenerator(Generator):
         self.env = {str(k): str(v) for k, v in env.items()}
         fmt = self.config["output_format"]
         if fmt not in OUTPUT_FORMATS:
-            raise ConfigError(f"{where}.output_format: got {fmt!r}, allowed: {', '.join(OUTPUT_FORMATS)}")
+            raise ConfigError(
+                f"{where}.output_format: got {fmt!r}, allowed: {', '.join(OUTPUT_FORMATS)}"
+            )
         self.output_format: str = fmt
         self.keep_files = bool(self.config["keep_files"])
         workdir = self.config["workdir"]
@@ -125,7 +127,9 @@ def _last_line(*files: Path) -> str:
 
 
 class _CommandSession(Session):
-    def __init__(self, gen: CommandGenerator, case: Case, protocol: Protocol, reference: np.ndarray) -> None:
+    def __init__(
+        self, gen: CommandGenerator, case: Case, protocol: Protocol, reference: np.ndarray
+    ) -> None:
         self.gen, self.case, self.protocol = gen, case, protocol
         self.size = protocol.size_for(reference.shape[:2])
         h, w = self.size
@@ -136,7 +140,9 @@ class _CommandSession(Session):
             resized = resize_frames(np.ascontiguousarray(reference)[None], self.size)[0]
             self.reference_resized = write_png(self.dir / f"reference_{h}x{w}.png", resized)
         except OSError as e:
-            raise SvibenchError(f"[generators.{gen.name}].workdir: cannot write to {self.dir} ({e})") from None
+            raise SvibenchError(
+                f"[generators.{gen.name}].workdir: cannot write to {self.dir} ({e})"
+            ) from None
         self.motion = np.zeros((0, h, w, 3), np.uint8)  # last m frames of the previous clip
         self.clip = -1
 
@@ -152,7 +158,10 @@ class _CommandSession(Session):
         if clip > 0 and len(self.motion):
             cond_npy = self.dir / f"{stem}.cond.npy"
             np.save(cond_npy, self.motion)
-            cond_pngs = [write_png(self.dir / f"{stem}.cond" / f"{i:03d}.png", fr) for i, fr in enumerate(self.motion)]
+            cond_pngs = [
+                write_png(self.dir / f"{stem}.cond" / f"{i:03d}.png", fr)
+                for i, fr in enumerate(self.motion)
+            ]
         p = self.protocol
         request = {
             "case": self.case.id,
@@ -197,7 +206,9 @@ class _CommandSession(Session):
                     start_new_session=True,
                 )
             except OSError as e:
-                raise SvibenchError(f"{where}: cannot start {argv[0]!r} ({e.strerror or e})") from None
+                raise SvibenchError(
+                    f"{where}: cannot start {argv[0]!r} ({e.strerror or e})"
+                ) from None
             try:
                 rc = proc.wait(timeout=self.gen.timeout_s)
             except subprocess.TimeoutExpired:

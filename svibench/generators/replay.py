@@ -77,7 +77,9 @@ class ReplayGenerator(Generator):
         self.pattern = _check_pattern(self.config["pattern"], "pattern", where)
         self.case_pattern = _check_pattern(self.config["case_pattern"], "case_pattern", where)
         if not isinstance(self.config["resize"], bool):
-            raise ConfigError(f"{where}.resize: must be true or false, got {self.config['resize']!r}")
+            raise ConfigError(
+                f"{where}.resize: must be true or false, got {self.config['resize']!r}"
+            )
         self.resize: bool = self.config["resize"]
 
     def start(self, case: Case, protocol: Protocol, reference: np.ndarray) -> Session:
@@ -87,7 +89,9 @@ class ReplayGenerator(Generator):
         path = self.root / self.case_pattern.format(case=case.id, clip=0, seed=protocol.seed(0))
         return _StitchedSession(self, case, protocol, size, path)
 
-    def fit(self, frames: np.ndarray, protocol: Protocol, size: tuple[int, int], where: str) -> np.ndarray:
+    def fit(
+        self, frames: np.ndarray, protocol: Protocol, size: tuple[int, int], where: str
+    ) -> np.ndarray:
         """Check the frame count, resize if allowed, then the generic frame checks."""
         if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[-1] != 3:
             shape = getattr(frames, "shape", None)
@@ -110,7 +114,9 @@ class ReplayGenerator(Generator):
 
 
 class _ClipFilesSession(Session):
-    def __init__(self, gen: ReplayGenerator, case: Case, protocol: Protocol, size: tuple[int, int]) -> None:
+    def __init__(
+        self, gen: ReplayGenerator, case: Case, protocol: Protocol, size: tuple[int, int]
+    ) -> None:
         self.gen, self.case, self.protocol, self.size = gen, case, protocol, size
         self.clip = -1
 
@@ -120,7 +126,9 @@ class _ClipFilesSession(Session):
         try:
             frames = read_frames_file(path)
         except SvibenchError as e:
-            raise SvibenchError(f"replay '{self.gen.name}' case '{self.case.id}' clip {clip}: {e}") from None
+            raise SvibenchError(
+                f"replay '{self.gen.name}' case '{self.case.id}' clip {clip}: {e}"
+            ) from None
         out = self.gen.fit(frames, self.protocol, self.size, where)
         self.clip = clip
         return out

@@ -128,6 +128,7 @@ class WanChainedGenerator(Generator):
             )
         if self.motion_frames >= f:
             raise ConfigError(f"generator '{self.name}': motion_frames must be < frames_per_clip")
+        _ = self.pipeline  # load now: a missing model fails before any clip is made
         size = protocol.size_for(reference.shape[:2])
         return WanSession(self, case, protocol, resize_reference(reference, size))
 

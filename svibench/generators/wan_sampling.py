@@ -229,6 +229,16 @@ class SVIWanPipeline(WanImageToVideoPipeline):
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
+def from_pretrained(cls, *args, **kwargs):
+    """``cls.from_pretrained`` without the torch_dtype/dtype rename warning of newer diffusers
+    (we keep ``torch_dtype``, which every supported diffusers version accepts)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
+        return cls.from_pretrained(*args, **kwargs)
+
+
 def torch_dtype(name: str, where: str) -> torch.dtype:
     from svibench.errors import ConfigError
 
@@ -258,10 +268,12 @@ def load_svi_pipeline(
 
     from svibench.errors import ConfigError
 
-    vae = AutoencoderKLWan.from_pretrained(
+    vae = from_pretrained(
+        AutoencoderKLWan,
         model_dir, subfolder="vae", torch_dtype=torch_dtype(vae_dtype, f"{where}.vae_dtype")
     )
-    image_encoder = CLIPVisionModel.from_pretrained(
+    image_encoder = from_pretrained(
+        CLIPVisionModel,
         model_dir,
         subfolder="image_encoder",
         torch_dtype=torch_dtype(image_encoder_dtype, f"{where}.image_encoder_dtype"),
@@ -271,7 +283,8 @@ def load_svi_pipeline(
         extra["scheduler"] = UpstreamFlowMatchScheduler(shift=float(shift))
     elif scheduler != "stock":
         raise ConfigError(f"{where}.scheduler: 'upstream' or 'stock', got {scheduler!r}")
-    pipe = SVIWanPipeline.from_pretrained(
+    pipe = from_pretrained(
+        SVIWanPipeline,
         model_dir,
         vae=vae,
         image_encoder=image_encoder,

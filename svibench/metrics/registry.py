@@ -13,7 +13,31 @@ METRICS = Registry(
         "seam": "svibench.metrics.seam:SeamContinuity",
         "motion": "svibench.metrics.motion:FrameDifferenceMotion",
         "sharpness": "svibench.metrics.sharpness:Sharpness",
+        # VBench-exact dimensions (backbones; weights via `svibench weights`)
+        "subject_consistency": "svibench.metrics.vbench.consistency:SubjectConsistency",
+        "background_consistency": "svibench.metrics.vbench.consistency:BackgroundConsistency",
+        "aesthetic_quality": "svibench.metrics.vbench.aesthetic:AestheticQuality",
+        "imaging_quality": "svibench.metrics.vbench.imaging:ImagingQuality",
+        "dynamic_degree": "svibench.metrics.vbench.dynamic:DynamicDegree",
+        "motion_smoothness": "svibench.metrics.vbench.motion_smoothness:MotionSmoothness",
+        "i2v_subject": "svibench.metrics.vbench.i2v:I2VSubject",
+        "clip_text": "svibench.metrics.vbench.clip_text:ClipText",
+        "quality_score": "svibench.metrics.vbench.quality_score:QualityScore",
     },
 )
 
-FEATURES = Registry("feature", "svibench.features", {})
+FEATURES = Registry(
+    "feature",
+    "svibench.features",
+    {
+        # (backbone, preprocessing) pairs; see svibench/metrics/features.py
+        "dino_vbench": "svibench.metrics.features:DinoVBench",
+        "dino_i2v": "svibench.metrics.features:DinoI2V",
+        "clip_b32_vbench": "svibench.metrics.features:ClipB32VBench",
+        "clip_l14_vbench": "svibench.metrics.features:ClipL14VBench",
+        "clip_l14_text": "svibench.metrics.features:ClipL14Text",
+        "musiq_spaq": "svibench.metrics.features:MusiqSpaq",
+        "raft_maxrad": "svibench.metrics.features:RaftMaxRad",
+        "amt_vfi": "svibench.metrics.features:AmtVfi",
+    },
+)

@@ -100,7 +100,10 @@ class TinyTrainer(Trainer):
         model, tcfg = self._initial_model(seed)
         trainable = [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(trainable, lr=c["learning_rate"])
-        recycler = ErrorRecycler(RecyclingConfig.from_config(c), seed, dtype=torch.float16)
+        rcfg = RecyclingConfig.from_config(c)
+        if c["stage"] == "base":
+            rcfg.use_error_recycling = False  # the base is clean I2V training
+        recycler = ErrorRecycler(rcfg, seed, dtype=torch.float16)
         flow = FlowMatch(shift=5.0)
         gen = torch.Generator().manual_seed(seed)
         data_rng = np.random.default_rng([seed, 7])

@@ -1,0 +1,115 @@
+"""``tiny-model``: a tiny trained I2V checkpoint, chained clip by clip exactly like SVI.
+
+Clip 0 is conditioned on the reference image alone; clip k > 0 on the last m frames of clip
+k − 1 as uint8 frames (upstream TS:378-382, 472: decoded, truncated to uint8, re-encoded); the
+padding follows ``ref_pad_num`` (-1: the original reference image every clip, TS:385; 0: zeros).
+Each clip uses the runner's seed. The model runs at its trained square size; outputs are
+resized to the protocol's size, conditioning stays at model resolution.
+
+svibench.toml::
+
+    [generators.tiny-svi]
+    kind = "tiny-model"
+    checkpoint = "svi"        # shipped name (base | svi | control) or a checkpoint folder
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from svibench.errors import ConfigError
+from svibench.generators.base import Generator, Session, State
+from svibench.suite import Case, Protocol
+
+
+class TinyModelSession(Session):
+    def __init__(self, gen: TinyModelGenerator, protocol: Protocol, reference: np.ndarray) -> None:
+        from svibench.train.tiny_model import to_model
+
+        self.gen, self.protocol = gen, protocol
+        self.size = protocol.size_for(reference.shape[:2])
+        self.ref = to_model(reference[None], gen.cfg.size)[:, 0]  # (3, s, s), the padding image
+        self.m = int(gen.config["motion_frames"] or protocol.motion_frames or 1)
+        self.prev: np.ndarray | None = None  # last m frames of the previous clip, uint8 model size
+
+    def next_clip(self, prompt: str, clip: int, seed: int) -> np.ndarray:
+        import torch
+
+        from svibench.train.tiny_model import condition, sample, to_model, to_uint8
+
+        g = self.gen
+        if self.prev is None:
+            cond = self.ref[:, None]  # clip 0: the reference image alone
+        else:
+            cond = to_model(self.prev, g.cfg.size)
+        y, mask = condition(cond, self.ref, g.ref_pad_num, self.protocol.frames_per_clip)
+        with torch.inference_mode():
+            x = sample(g.model, y, mask, seed, steps=g.config["steps"], shift=g.config["shift"])
+        frames = to_uint8(x)
+        self.prev = frames[-self.m :].copy()
+        return _resize(frames, self.size)
+
+    def state_dict(self) -> State:
+        return {} if self.prev is None else {"prev": self.prev.copy()}
+
+    def load_state_dict(self, state: State) -> None:
+        self.prev = np.asarray(state["prev"], np.uint8).copy() if "prev" in state else None
+
+
+class TinyModelGenerator(Generator):
+    params = {
+        "checkpoint": "svi",
+        "steps": 50,
+        "shift": 5.0,
+        "ref_pad_num": None,
+        "motion_frames": None,
+        "threads": 0,
+    }
+    description = "tiny WanTransformer3DModel I2V checkpoint (tiny world), chained like SVI"
+
+    def __init__(self, name: str, device: str = "cpu", **params: Any) -> None:
+        super().__init__(name, device, **params)
+        import torch
+
+        from svibench.train.tiny_model import load_checkpoint
+
+        unknown = sorted(set(params) - set(self.params))
+        if unknown:
+            raise ConfigError(
+                f"[generators.{name}]: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(self.params))})"
+            )
+        if not isinstance(self.config["steps"], int) or self.config["steps"] < 1:
+            raise ConfigError(f"[generators.{name}].steps: a positive integer is required")
+        if self.config["threads"]:
+            torch.set_num_threads(int(self.config["threads"]))
+        self.model, self.cfg, self.meta = load_checkpoint(self.config["checkpoint"])
+        # toy-sized: always on the CPU (deterministic, and faster than a GPU round trip)
+        rpn = self.config["ref_pad_num"]
+        self.ref_pad_num = self.cfg.ref_pad_num if rpn is None else int(rpn)
+
+    def start(self, case: Case, protocol: Protocol, reference: np.ndarray) -> Session:
+        return TinyModelSession(self, protocol, reference)
+
+    def identity(self) -> dict[str, Any]:
+        import hashlib
+
+        from svibench.train.tiny_model import resolve_checkpoint
+
+        weights = resolve_checkpoint(self.config["checkpoint"]) / "model.safetensors"
+        digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+        return {
+            **super().identity(),
+            "checkpoint": str(self.config["checkpoint"]),
+            "weights_sha256": digest,
+        }
+
+
+def _resize(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if frames.shape[1:3] == tuple(size):
+        return np.ascontiguousarray(frames)
+    from PIL import Image
+
+    h, w = size
+    return np.stack([np.asarray(Image.fromarray(f).resize((w, h), Image.BILINEAR)) for f in frames])

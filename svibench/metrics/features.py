@@ -1,0 +1,360 @@
+"""Shared backbone features for the VBench dimensions: one forward per frame per backbone and
+preprocessing, computed once per clip by ``FeatureCache`` and reused by every metric reading it.
+
+A feature is keyed by (backbone, preprocessing) because VBench preprocesses differently per
+dimension (CAVEATS.md): ``dino_vbench`` (subject_consistency) and ``dino_i2v`` (i2v_subject)
+run the same DINO weights on different inputs; ``clip_l14_vbench`` serves both
+aesthetic_quality and clip_text (identical input). Models are built once per process and
+shared between features reading the same file (``_shared``).
+
+Every feature accepts ``model=`` (an already built ``nn.Module``) so tests inject tiny random
+backbones; otherwise ``load()`` resolves the weights offline via ``svibench.weights``.
+fp32 on CPU; ``dtype="float16"|"bfloat16"`` autocasts on CUDA (parity cost: see bench/).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from svibench.metrics.base import ClipInput, Feature
+from svibench.metrics.vbench import preprocess as pp
+
+_MODELS: dict[tuple[str, str, str], Any] = {}
+
+
+def _shared(key: str, device: str, path: str, build: Callable[[], Any]) -> Any:
+    """One model object per (weights name, file, device) in this process."""
+    k = (key, path, device)
+    if k not in _MODELS:
+        _MODELS[k] = build()
+    return _MODELS[k]
+
+
+def clear_model_cache() -> None:
+    _MODELS.clear()
+
+
+def load_checkpoint(path: str) -> dict[str, torch.Tensor]:
+    """Tensors of a checkpoint as a flat dict: safetensors, or torch.load(weights_only=True);
+    unwraps ``{'state_dict': ...}`` / ``{'params': ...}``."""
+    if str(path).endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    for key in ("state_dict", "params"):
+        if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
+            obj = obj[key]
+    return dict(obj)
+
+
+class _Backbone(Feature):
+    """Common plumbing: injected or resolved model, batching, inference mode, dtype."""
+
+    weights: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        device: str = "cpu",
+        batch_size: int = 16,
+        model: nn.Module | None = None,
+        dtype: str = "float32",
+        **params: Any,
+    ) -> None:
+        super().__init__(device=device, batch_size=batch_size, **params)
+        self.model = model
+        self.dtype = dtype
+        if model is not None:
+            self.model = model.to(device).eval()
+
+    def build(self) -> nn.Module:  # pragma: no cover - needs real files
+        raise NotImplementedError
+
+    def load(self) -> None:
+        if self.model is None:
+            from svibench.weights import resolve
+
+            r = resolve(self.weights[0])
+            self.model = _shared(self.weights[0], self.device, str(r.path), lambda: self.build_from(r))
+            self.model = self.model.to(self.device).eval()
+
+    def build_from(self, resolved: Any) -> nn.Module:
+        raise NotImplementedError
+
+    def _ensure(self) -> None:
+        if self.model is None:
+            self.load()
+
+    def _autocast(self):
+        if self.dtype != "float32" and str(self.device).startswith("cuda"):
+            return torch.autocast("cuda", dtype=getattr(torch, self.dtype))
+        return contextlib.nullcontext()
+
+    def _batched(self, x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        outs = []
+        with torch.inference_mode(), self._autocast():
+            for i in range(0, len(x), self.batch_size):
+                outs.append(fn(x[i : i + self.batch_size].to(self.device)).float().cpu())
+        return torch.cat(outs)
+
+
+# ----------------------------------------------------------------------------- DINO
+class _Dino(_Backbone):
+    weights = ("dino_vitb16",)
+
+    def build_from(self, r: Any) -> nn.Module:
+        from svibench.metrics.vbench.nets.dino_vit import DinoViT
+
+        m = DinoViT()
+        m.load_state_dict(load_checkpoint(str(r.path)), strict=True)
+        return m
+
+
+class DinoVBench(_Dino):
+    """DINO ViT-B/16 CLS per frame, subject_consistency preprocessing. (T, D) float32."""
+
+    name = "dino_vbench"
+
+    def __call__(self, clip: ClipInput) -> torch.Tensor:
+        self._ensure()
+        x = pp.dino_vbench(pp.to_float_tchw(clip.frames))
+        return self._batched(x, self.model)
+
+
+class DinoI2V(_Dino):
+    """DINO CLS of the conditioning image and of every frame, i2v_subject preprocessing."""
+
+    name = "dino_i2v"
+
+    def __call__(self, clip: ClipInput) -> dict[str, torch.Tensor]:
+        self._ensure()
+        frames = self._batched(pp.dino_i2v_frames(pp.to_float_tchw(clip.frames)), self.model)
+        image = self._batched(pp.dino_i2v_image(clip.reference), self.model)[0]
+        return {"frames": frames, "reference": image}
+
+
+# ----------------------------------------------------------------------------- CLIP
+def build_openai_clip(path: str, fmt: str) -> nn.Module:
+    """open_clip model from OpenAI's released file, fp32 with fp16-rounded weights exactly as
+    ``clip.load(jit=False)`` leaves them on CPU (build -> convert_weights -> load -> float)."""
+    import open_clip
+
+    if fmt == "open_clip":  # an open_clip / HF hub state dict
+        raise NotImplementedError("open_clip state dicts: pass model= for now")
+    if str(path).endswith(".safetensors"):
+        sd = load_checkpoint(path)
+    else:
+        # OpenAI ships TorchScript archives, which torch.load(weights_only=True) cannot read;
+        # torch.jit.load deserialises tensors and TorchScript code only (no pickled Python).
+        sd = torch.jit.load(str(path), map_location="cpu").state_dict()
+    model = open_clip.model.build_model_from_openai_state_dict(dict(sd), quick_gelu=True)
+    return model.float().eval()
+
+
+class _ClipImage(_Backbone):
+    """CLIP image embeddings per frame with VBench's clip_transform. (T, D) float32."""
+
+    def build_from(self, r: Any) -> nn.Module:
+        return build_openai_clip(str(r.path), r.fmt)
+
+    def __call__(self, clip: ClipInput) -> torch.Tensor:
+        self._ensure()
+        x = pp.clip_vbench(pp.to_float_tchw(clip.frames))
+        return self._batched(x, self.model.encode_image)
+
+
+class ClipB32VBench(_ClipImage):
+    name = "clip_b32_vbench"
+    weights = ("clip_vitb32",)
+
+
+class ClipL14VBench(_ClipImage):
+    name = "clip_l14_vbench"
+    weights = ("clip_vitl14",)
+
+
+class ClipL14Text(_Backbone):
+    """CLIP ViT-L/14 text embedding of the clip's prompt (D,), same model object as the
+    image feature (shared load)."""
+
+    name = "clip_l14_text"
+    weights = ("clip_vitl14",)
+
+    def __init__(self, *a: Any, tokenizer: Callable | None = None, **k: Any) -> None:
+        super().__init__(*a, **k)
+        self.tokenizer = tokenizer
+
+    def build_from(self, r: Any) -> nn.Module:
+        return build_openai_clip(str(r.path), r.fmt)
+
+    def __call__(self, clip: ClipInput) -> torch.Tensor:
+        self._ensure()
+        if self.tokenizer is None:
+            import open_clip
+
+            self.tokenizer = open_clip.tokenize  # OpenAI's BPE, bundled (no download)
+        tokens = self.tokenizer([clip.prompt])
+        with torch.inference_mode(), self._autocast():
+            return self.model.encode_text(tokens.to(self.device)).float().cpu()[0]
+
+
+# ----------------------------------------------------------------------------- MUSIQ
+class MusiqSpaq(_Backbone):
+    """MUSIQ (SPAQ) score per frame on MUSIQ's raw 0..100 scale, 'longer' preprocessing."""
+
+    name = "musiq_spaq"
+    weights = ("musiq_spaq",)
+
+    def build_from(self, r: Any) -> nn.Module:
+        from pyiqa.archs.musiq_arch import MUSIQ
+
+        m = MUSIQ(pretrained=False, num_class=1)
+        m.load_state_dict(load_checkpoint(str(r.path)), strict=True)
+        return m
+
+    def __call__(self, clip: ClipInput) -> torch.Tensor:
+        self._ensure()
+        x = pp.musiq_longer(pp.to_float_tchw(clip.frames))
+        return self._batched(x, lambda b: self.model(b).reshape(-1))
+
+
+# ----------------------------------------------------------------------------- RAFT
+_RAFT_RULES = [
+    (r"^fnet\.", "feature_encoder."),
+    (r"^cnet\.", "context_encoder."),
+    (r"^(\w+_encoder)\.conv1\.", r"\1.convnormrelu.0."),
+    (r"^(\w+_encoder)\.norm1\.", r"\1.convnormrelu.1."),
+    (r"^(\w+_encoder)\.conv2\.", r"\1.conv."),
+    (r"(layer\d\.\d)\.conv1\.", r"\1.convnormrelu1.0."),
+    (r"(layer\d\.\d)\.norm1\.", r"\1.convnormrelu1.1."),
+    (r"(layer\d\.\d)\.conv2\.", r"\1.convnormrelu2.0."),
+    (r"(layer\d\.\d)\.norm2\.", r"\1.convnormrelu2.1."),
+    (r"update_block\.encoder\.convc(\d)\.", r"update_block.motion_encoder.convcorr\1.0."),
+    (r"update_block\.encoder\.convf(\d)\.", r"update_block.motion_encoder.convflow\1.0."),
+    (r"update_block\.encoder\.conv\.", "update_block.motion_encoder.conv.0."),
+    (r"update_block\.gru\.conv([zrq])(\d)\.", r"update_block.recurrent_block.convgru\2.conv\1."),
+    (r"^update_block\.mask\.0\.", "mask_predictor.convrelu.0."),
+    (r"^update_block\.mask\.2\.", "mask_predictor.conv."),
+]
+
+
+def raft_princeton_to_torchvision(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """princeton-vl ``raft-things.pth`` keys (``module.``-prefixed) -> torchvision raft_large.
+
+    ``layerX.Y.norm3`` is dropped: in the original it is the same module as
+    ``downsample.1`` (registered twice), which torchvision stores once.
+    """
+    out = {}
+    for k, v in sd.items():
+        k = k.removeprefix("module.")
+        if re.search(r"layer\d\.\d\.norm3\.", k):
+            continue
+        for pat, rep in _RAFT_RULES:
+            k = re.sub(pat, rep, k)
+        out[k] = v
+    return out
+
+
+def build_raft(path: str, fmt: str) -> nn.Module:
+    from torchvision.models.optical_flow import raft_large
+
+    m = raft_large(weights=None, progress=False)
+    sd = load_checkpoint(path)
+    if fmt == "raft_princeton" or any(k.startswith(("module.", "fnet.")) for k in sd):
+        sd = raft_princeton_to_torchvision(sd)
+    m.load_state_dict(sd, strict=True)
+    return m
+
+
+def vbench_fps_stride(fps: float) -> int:
+    """dynamic_degree keeps every max(1, round(fps/8))-th frame (vbench/dynamic_degree.py
+    get_frames; Python's round, i.e. banker's rounding)."""
+    return max(1, round(fps / 8))
+
+
+class RaftMaxRad(_Backbone):
+    """Per kept frame pair: mean of the top int(h*w*0.05) RAFT flow magnitudes on the padded
+    flow (vbench/dynamic_degree.py get_score), frames subsampled to ~8 fps, 20 iterations."""
+
+    name = "raft_maxrad"
+    weights = ("raft_things",)
+
+    def __init__(self, *a: Any, iters: int = 20, **k: Any) -> None:
+        super().__init__(*a, **k)
+        self.iters = iters
+
+    def build_from(self, r: Any) -> nn.Module:
+        return build_raft(str(r.path), r.fmt)
+
+    def flow(self, im1: torch.Tensor, im2: torch.Tensor) -> torch.Tensor:
+        """Final upsampled flow for 0..255 float (B,3,H,W) pairs already padded to /8."""
+        # RAFT core/raft.py forward: 2*(x/255)-1 inside; torchvision expects it done
+        out = self.model(2 * (im1 / 255.0) - 1.0, 2 * (im2 / 255.0) - 1.0, num_flow_updates=self.iters)
+        return out[-1]
+
+    def pair_scores(self, frames: np.ndarray, stride: int) -> np.ndarray:
+        self._ensure()
+        x = pp.to_float_tchw(frames[::stride])
+        x, _ = pp.pad_replicate(x, 8)
+        h, w = x.shape[-2:]
+        k = int(h * w * 0.05)
+        scores = []
+        with torch.inference_mode(), self._autocast():
+            for i in range(0, len(x) - 1, self.batch_size):
+                j = min(i + self.batch_size, len(x) - 1)
+                f = self.flow(x[i:j].to(self.device), x[i + 1 : j + 1].to(self.device)).float()
+                rad = torch.sqrt(f[:, 0] ** 2 + f[:, 1] ** 2).reshape(len(f), -1)
+                scores.append(torch.topk(rad, k, dim=1).values.cpu().numpy())
+        # numpy's float32 mean, as np.mean over the sorted array in get_score
+        return np.array([np.mean(s) for s in np.concatenate(scores)], dtype=np.float64)
+
+    def __call__(self, clip: ClipInput) -> dict[str, Any]:
+        stride = vbench_fps_stride(clip.fps)
+        return {"max_rad": self.pair_scores(clip.frames, stride), "stride": stride}
+
+
+# ----------------------------------------------------------------------------- AMT-S
+class AmtVfi(_Backbone):
+    """motion_smoothness ingredients: AMT-S interpolates each odd frame from its even
+    neighbours; per odd frame, mean absolute difference (0..255) between the truncated uint8
+    prediction and the original (vbench/motion_smoothness.py motion_score / vfi_score)."""
+
+    name = "amt_vfi"
+    weights = ("amt_s",)
+
+    def build_from(self, r: Any) -> nn.Module:
+        from svibench.metrics.vbench.nets.amt_s import AMTS
+
+        m = AMTS()
+        m.load_state_dict(load_checkpoint(str(r.path)), strict=True)
+        return m
+
+    def __call__(self, clip: ClipInput) -> np.ndarray:
+        self._ensure()
+        frames = clip.frames
+        even = torch.from_numpy(np.ascontiguousarray(frames[::2])).permute(0, 3, 1, 2).float()
+        even = even / 255.0  # amt utils img2tensor
+        x, pad = pp.pad_replicate(even, 16)  # CPU: scale 1, padding 16 (see CAVEATS.md)
+        h, w = x.shape[-2:]
+        embt = torch.tensor(0.5).view(1, 1, 1, 1)
+        out = []
+        with torch.inference_mode(), self._autocast():
+            for i in range(0, len(x) - 1, self.batch_size):
+                j = min(i + self.batch_size, len(x) - 1)
+                pred = self.model(x[i:j].to(self.device), x[i + 1 : j + 1].to(self.device), embt.to(self.device))
+                pred = pred.float().cpu()[:, :, pad[2] : h - pad[3], pad[0] : w - pad[1]]
+                # amt tensor2img: (x*255).clip(0,255).astype(uint8) -- truncation, numpy cast
+                img = (pred.permute(0, 2, 3, 1).numpy() * 255.0).clip(0, 255)
+                with np.errstate(invalid="ignore"):
+                    out.append(img.astype(np.uint8))
+        preds = np.concatenate(out) if out else np.zeros((0, *frames.shape[1:]), np.uint8)
+        odd = frames[1::2][: len(preds)]
+        diff = np.abs(preds.astype(np.int16) - odd.astype(np.int16))  # == cv2.absdiff on uint8
+        return diff.reshape(len(preds), -1).mean(axis=1)
