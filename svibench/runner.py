@@ -207,6 +207,10 @@ def run_suite(
             "suite_file": suite.source,
         },
     )
+    import pandas  # noqa: F401 - imported before the clock starts: startup, not per-clip work
+
+    if save_videos:
+        import svibench.video  # noqa: F401
     result = RunResult(root)
     t_start = time.perf_counter()
     total = len(generators) * len(cases) * suite.protocol.clips
@@ -259,15 +263,18 @@ def _run_case(
     reference = load_reference_image(case, size_hint)
     hw = p.size_for(reference.shape[:2])
     ref_resized = _resize(reference, hw)
-    session = gen.start(case, p, reference)
+    t_open = time.perf_counter()
+    session = gen.start(case, p, reference)  # opening a session is generator work (models, scene)
     tail = None
     if done:
         state = store.load_state(gname, case.id, done - 1)
         tail = state.pop(TAIL_KEY, None)
         session.load_state_dict(state)
+    timings.generate += time.perf_counter() - t_open
         timings.skipped += done
         for _ in range(done):
             advance()
+    committer = _Committer(store, gname, case.id, save_videos, p.fps, timings)
     try:
         for k in range(done, p.clips):
             where = f"generator '{gname}', case '{case.id}', clip {k}"
@@ -284,29 +291,74 @@ def _run_case(
                 motion_frames=p.motion_frames,
                 previous_tail=tail,
             )
-            rows = _score(clip_input, metrics, extractors, where)
+            rows = [
+                (suite.name, gname, case.id, k, seed, col, val)
+                for col, val in _score(clip_input, metrics, extractors, where)
+            ]
             t2 = time.perf_counter()
-            if save_videos:
-                from svibench.video import write_mp4
-
-                write_mp4(store.video_path(gname, case.id, k), frames, p.fps)
             tail = frames[-max(1, p.motion_frames) :].copy()
-            state = {**session.state_dict(), TAIL_KEY: tail}
-            import pandas as pd
-
-            table = pd.DataFrame(
-                [(suite.name, gname, case.id, k, seed, col, val) for col, val in rows],
-                columns=ROW_COLUMNS,
-            )
-            store.commit(gname, case.id, k, table, state)
-            t3 = time.perf_counter()
+            committer.submit(k, frames, rows, {**session.state_dict(), TAIL_KEY: tail})
             timings.generate += t1 - t0
             timings.metrics += t2 - t1
-            timings.store += t3 - t2
             timings.clips += 1
             advance()
+        committer.finish()
     finally:
+        committer.close()
         session.close()
+
+
+class _Committer:
+    """Writes each clip (mp4, state, rows) on one background thread, in clip order.
+
+    Encoding and parquet writes overlap with generating the next clip. The rows file is still
+    the commit point of each clip, written after its state, so a kill at any moment leaves
+    whole clips only. At most one clip waits in the queue (bounded memory).
+    """
+
+    def __init__(
+        self, store: RunStore, generator: str, case: str, videos: bool, fps: int, timings: Timings
+    ) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.store, self.generator, self.case, self.videos, self.fps = (
+            store,
+            generator,
+            case,
+            videos,
+            fps,
+        )
+        self.timings = timings
+        self.rows = store.load_rows(generator, case).itertuples(index=False, name=None)
+        self.rows = [r for r in self.rows]
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="svibench-commit")
+        self.pending = None
+
+    def _write(self, clip: int, frames: np.ndarray, rows: list, state: dict) -> None:
+        import pandas as pd
+
+        t0 = time.perf_counter()
+        if self.videos:
+            from svibench.video import write_mp4
+
+            write_mp4(self.store.video_path(self.generator, self.case, clip), frames, self.fps)
+        self.rows = [r for r in self.rows if r[3] < clip] + rows
+        self.store.commit(
+            self.generator, self.case, clip, pd.DataFrame(self.rows, columns=ROW_COLUMNS), state
+        )
+        self.timings.store += time.perf_counter() - t0
+
+    def submit(self, clip: int, frames: np.ndarray, rows: list, state: dict) -> None:
+        self.finish()  # wait for the previous clip (and surface its error) before queueing this one
+        self.pending = self.pool.submit(self._write, clip, frames, rows, state)
+
+    def finish(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
 
 
 def _score(

@@ -137,9 +137,11 @@ class RunStore:
             ) from None
         return {**meta, **arrays}
 
-    def commit(self, generator: str, case: str, clip: int, rows, state: dict[str, Any]) -> None:
-        """Durably record clip ``clip``: state first, then the rows file (the commit point)."""
-        import pandas as pd
+    def commit(self, generator: str, case: str, clip: int, table, state: dict[str, Any]) -> None:
+        """Durably record clip ``clip``: state first, then the rows file (the commit point).
+
+        ``table`` holds every row of this (generator, case) up to and including ``clip``.
+        """
 
         arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
         meta = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
@@ -149,9 +151,6 @@ class RunStore:
                 np.savez(f, **arrays, **{_JSON_KEY: np.array(json.dumps(meta, default=_jsonable))})
 
         atomic_write(self.state_path(generator, case, clip), write_state)
-        old = self.load_rows(generator, case)
-        old = old[old["clip"] < clip] if not old.empty else old
-        table = pd.concat([old, rows], ignore_index=True) if not old.empty else rows
         atomic_write(self.rows_path(generator, case), lambda p: table.to_parquet(p, index=False))
         for stale in self.state_path(generator, case, clip).parent.glob("clip_*.npz"):
             if stale.name != f"clip_{clip:03d}.npz":

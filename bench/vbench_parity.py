@@ -1,0 +1,217 @@
+"""Parity of svibench's VBench dimensions with VBench 0.1.5's own code (dev check, not runtime).
+
+    # 1. videos of our own making (PyAV: H.264 / MPEG-4 Part 2, even and odd sizes, 8-24 fps)
+    .venv/bin/python bench/vbench_parity.py make --out /tmp/vbref/pvideos
+    # 2. VBench's numbers (reference venv, see shared/tools/vbench_ref/README.md)
+    /tmp/vbref/venv/bin/python shared/tools/vbench_ref/run_vbench.py --videos /tmp/vbref/pvideos \
+        --weights /tmp/vbref/weights --out /tmp/vbref/pout/results.json --trace --dims ...
+    # 3. svibench on the same files and weights, compared per dimension and per clip
+    .venv/bin/python bench/vbench_parity.py run --videos /tmp/vbref/pvideos \
+        --weights /tmp/vbref/weights --vbench-json /tmp/vbref/pout/results.json
+
+Frames: svibench metrics take decoded frames, VBench decodes itself (decord for
+subject/background/aesthetic/imaging/i2v, cv2 for dynamic_degree/motion_smoothness). The run
+step asks the reference venv to dump both decoders' frames, reports whether PyAV's decode
+equals them, and scores the frames VBench read (so a decoder difference cannot hide or fake a
+formula difference). Weights are VBench's seeded random files (make_weights.py), so hash
+checks are off (SVIBENCH_VERIFY_WEIGHTS=0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+DECORD_DIMS = {"subject_consistency", "background_consistency", "aesthetic_quality",
+               "imaging_quality", "i2v_subject", "temporal_flickering_decord"}
+CV2_DIMS = {"dynamic_degree", "motion_smoothness", "temporal_flickering"}
+FEATURE_OF = {
+    "subject_consistency": ["dino_vbench"],
+    "background_consistency": ["clip_b32_vbench"],
+    "aesthetic_quality": ["clip_l14_vbench"],
+    "imaging_quality": ["musiq_spaq"],
+    "dynamic_degree": ["raft_maxrad"],
+    "motion_smoothness": ["amt_vfi"],
+    "i2v_subject": ["dino_i2v"],
+    "temporal_flickering": [],
+}
+
+# (name, codec, H, W, frames, fps, speed px/frame, pan px/frame)
+SPECS = [
+    ("h264_480x832_16fps", "libx264", 480, 832, 10, 16, 6.0, 2.0),
+    ("mpeg4_250x374_24fps", "mpeg4", 250, 374, 12, 24, 3.0, 0.0),
+    ("h264_256x320_8fps", "libx264", 256, 320, 9, 8, 10.0, 4.0),
+]
+
+
+def synth_frames(h: int, w: int, n: int, speed: float, pan: float, seed: int) -> np.ndarray:
+    """Textured background panning, two moving textured squares; uint8 (n,h,w,3)."""
+    rng = np.random.default_rng(seed)
+    small = rng.random((h // 16 + 2, (w + 200) // 16 + 2, 3))
+    yy, xx = np.mgrid[0 : h, 0 : w + 200]
+    bg = small[yy // 16, xx // 16] * 0.7 + 0.3 * (((yy // 8) + (xx // 8)) % 2)[..., None]
+    bg = (bg * 255).astype(np.uint8)
+    squares = [(int(rng.integers(16, h // 3)), rng.uniform(0, 1, 2), rng.uniform(-1, 1, 2),
+                rng.integers(0, 255, 3)) for _ in range(2)]
+    out = np.empty((n, h, w, 3), np.uint8)
+    for t in range(n):
+        ox = int(round(100 + pan * t)) % 200
+        f = bg[:, ox : ox + w].copy()
+        for size, p, v, col in squares:
+            y = int(p[0] * (h - size) + v[0] * speed * t) % max(1, h - size)
+            x = int(p[1] * (w - size) + v[1] * speed * t) % max(1, w - size)
+            f[y : y + size, x : x + size] = col
+        out[t] = f
+    return out
+
+
+def write_video(path: Path, frames: np.ndarray, fps: int, codec: str) -> None:
+    import av
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream(codec, rate=fps)
+        s.width, s.height = frames.shape[2], frames.shape[1]
+        s.pix_fmt = "yuv420p"
+        if codec == "libx264":
+            s.options = {"crf": "18", "preset": "medium"}
+        for f in frames:
+            for pkt in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+
+
+def decode_pyav(path: Path) -> tuple[np.ndarray, float]:
+    import av
+
+    with av.open(str(path)) as c:
+        st = c.streams.video[0]
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(st)]
+        fps = float(st.average_rate)
+    return np.stack(frames), fps
+
+
+_DUMP = r"""
+import sys, numpy as np, cv2, decord
+src, dst = sys.argv[1], sys.argv[2]
+vr = decord.VideoReader(src, num_threads=1)
+dec = vr.get_batch(range(len(vr))).asnumpy()
+cap = cv2.VideoCapture(src); fps = cap.get(cv2.CAP_PROP_FPS); fr = []
+while cap.isOpened():
+    ok, f = cap.read()
+    if not ok: break
+    fr.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
+np.savez(dst, decord=dec, cv2=np.stack(fr), fps=np.array(fps))
+"""
+
+
+def vbench_frames(vbench_python: str, path: Path, tmp: Path) -> dict[str, np.ndarray]:
+    out = tmp / (path.stem + ".npz")
+    subprocess.run([vbench_python, "-c", _DUMP, str(path), str(out)], check=True)
+    z = np.load(out)
+    return {"decord": z["decord"], "cv2": z["cv2"], "fps": float(z["fps"])}
+
+
+def cmd_make(a: argparse.Namespace) -> None:
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for i, (name, codec, h, w, n, fps, speed, pan) in enumerate(SPECS):
+        write_video(out / f"{name}.mp4", synth_frames(h, w, n, speed, pan, seed=i), fps, codec)
+        print(out / f"{name}.mp4", f"{h}x{w}", n, "frames", fps, "fps", codec)
+
+
+def cmd_run(a: argparse.Namespace) -> None:
+    wdir = Path(a.weights).resolve()
+    os.environ["VBENCH_CACHE_DIR"] = str(wdir / "vbench_cache")
+    os.environ["TORCH_HOME"] = str(wdir / "torch_home")
+    os.environ["SVIBENCH_VERIFY_WEIGHTS"] = "0"
+    import torch
+
+    torch.set_num_threads(a.threads)
+    from svibench.metrics.base import ClipInput, FeatureCache
+    from svibench.metrics.registry import FEATURES, METRICS
+
+    ref = json.load(open(a.vbench_json))["dims"]
+    dims = [d for d in (a.dims or list(ref)) if d in FEATURE_OF and "per_video" in ref.get(d, {})]
+    feats = {}
+    for d in dims:
+        for f in FEATURE_OF[d]:
+            if f not in feats:
+                feats[f] = FEATURES.get(f)(batch_size=a.batch_size)
+                feats[f].load()
+    metrics = {d: METRICS.get(d)() for d in dims}
+    videos = sorted(Path(a.videos).glob("*.mp4"))
+    rows, decode = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for v in videos:
+            pyav, pyav_fps = decode_pyav(v)
+            vb = vbench_frames(a.vbench_python, v, Path(tmp))
+            decode[v.name] = {
+                k: {"equal": bool(pyav.shape == vb[k].shape and np.array_equal(pyav, vb[k])),
+                    "max_abs": int(np.abs(pyav.astype(int) - vb[k].astype(int)).max())
+                    if pyav.shape == vb[k].shape else None}
+                for k in ("decord", "cv2")}
+            decode[v.name]["fps"] = {"pyav": pyav_fps, "cv2": vb["fps"]}
+            for d in dims:
+                frames = vb["cv2"] if d in CV2_DIMS else vb["decord"]
+                clip = ClipInput(frames=frames, reference=vb["decord"][0], prompt=v.stem, clip=0,
+                                 fps=vb["fps"], motion_frames=0)
+                cache = FeatureCache(clip, {f: feats[f] for f in FEATURE_OF[d]})
+                t = time.perf_counter()
+                ours = metrics[d].compute(clip, cache)
+                secs = time.perf_counter() - t
+                theirs = ref[d]["per_video"][v.name]
+                if d == "imaging_quality":
+                    theirs = theirs / 100.0  # VBench's per-video value is on MUSIQ's raw scale
+                row = {"dim": d, "video": v.name, "svibench": ours[d], "vbench": float(theirs),
+                       "abs_diff": abs(ours[d] - float(theirs)), "s": secs}
+                tr = ref[d].get("trace", {}).get(v.name, {})
+                if d == "dynamic_degree" and "max_rad" in tr:
+                    mine = cache["raft_maxrad"]["max_rad"]
+                    row["max_rad_max_abs_diff"] = float(np.max(np.abs(np.array(mine) - tr["max_rad"])))
+                    row["svibench_magnitude"] = ours["dynamic_degree_magnitude"]
+                if d == "motion_smoothness" and "vfi_score" in tr:
+                    row["vfi_abs_diff"] = abs(float(np.mean(cache["amt_vfi"])) - tr["vfi_score"])
+                rows.append(row)
+                print(f"{d:24s} {v.name:28s} svibench={ours[d]:.6f} vbench={float(theirs):.6f} "
+                      f"diff={row['abs_diff']:.2e}" + "".join(
+                          f" {k}={row[k]:.2e}" for k in ("max_rad_max_abs_diff", "vfi_abs_diff") if k in row))
+    worst = {}
+    for r in rows:
+        worst[r["dim"]] = max(worst.get(r["dim"], 0.0), r["abs_diff"])
+    print("\nworst |svibench - vbench| per dimension (target 1e-4):")
+    for d, w in worst.items():
+        print(f"  {d:24s} {w:.2e} {'OK' if w <= 1e-4 else 'FAIL'}")
+    print("decoders (PyAV == VBench's):", json.dumps(decode))
+    if a.out:
+        Path(a.out).write_text(json.dumps({"rows": rows, "worst": worst, "decode": decode}, indent=2))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("make")
+    m.add_argument("--out", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--videos", required=True)
+    r.add_argument("--weights", required=True)
+    r.add_argument("--vbench-json", required=True)
+    r.add_argument("--vbench-python", default="/tmp/vbref/venv/bin/python")
+    r.add_argument("--dims", nargs="*")
+    r.add_argument("--batch-size", type=int, default=8)
+    r.add_argument("--threads", type=int, default=2)
+    r.add_argument("--out")
+    a = ap.parse_args()
+    {"make": cmd_make, "run": cmd_run}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
