@@ -270,10 +270,10 @@ def _run_case(
         state = store.load_state(gname, case.id, done - 1)
         tail = state.pop(TAIL_KEY, None)
         session.load_state_dict(state)
-    timings.generate += time.perf_counter() - t_open
         timings.skipped += done
         for _ in range(done):
             advance()
+    timings.generate += time.perf_counter() - t_open
     committer = _Committer(store, gname, case.id, save_videos, p.fps, timings)
     try:
         for k in range(done, p.clips):
