@@ -24,6 +24,25 @@ list_app = typer.Typer(
 app.add_typer(suite_app, name="suite")
 app.add_typer(list_app, name="list")
 
+
+def _mount() -> None:
+    """Subcommands that live in their own modules (svibench/commands/); imports stay light."""
+    from svibench.commands import weights
+
+    app.add_typer(weights.app, name="weights")
+    try:
+        from svibench.commands.ablate import ablate
+
+        app.command("ablate")(ablate)
+    except ImportError:  # pragma: no cover - module being written
+        pass
+    try:
+        from svibench.commands.check import check
+
+        app.command("check")(check)
+    except ImportError:  # pragma: no cover
+        pass
+
 ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="svibench.toml to use (default: ./svibench.toml)."),
@@ -299,6 +318,7 @@ def _datasets(config: Path | None) -> dict:
 
 def main() -> None:
     """Console entry point: user errors become one line on stderr and exit code 2."""
+    _mount()
     debug = "--debug" in sys.argv
     try:
         rc = app(standalone_mode=False)
