@@ -274,6 +274,8 @@ def _run_case(
         for _ in range(done):
             advance()
     timings.generate += time.perf_counter() - t_open
+    # The generator's own overlap wins where it has one (svi film m = 5, shot m = 1).
+    m = int(getattr(gen, "motion_frames", p.motion_frames))
     committer = _Committer(store, gname, case.id, save_videos, p.fps, timings)
     try:
         for k in range(done, p.clips):
@@ -288,7 +290,7 @@ def _run_case(
                 prompt=case.prompt(k),
                 clip=k,
                 fps=p.fps,
-                motion_frames=p.motion_frames,
+                motion_frames=m,
                 previous_tail=tail,
             )
             rows = [
@@ -296,7 +298,7 @@ def _run_case(
                 for col, val in _score(clip_input, metrics, extractors, where)
             ]
             t2 = time.perf_counter()
-            tail = frames[-max(1, p.motion_frames) :].copy()
+            tail = frames[-max(1, m) :].copy()
             committer.submit(k, frames, rows, {**session.state_dict(), TAIL_KEY: tail})
             timings.generate += t1 - t0
             timings.metrics += t2 - t1

@@ -36,7 +36,9 @@ def _tokenizer():
         vocab.setdefault(w, len(vocab))
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    tok.post_processor = processors.TemplateProcessing(
+        single="$A </s>", special_tokens=[("</s>", 1)]
+    )
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>"
     ), len(vocab)
@@ -107,7 +109,9 @@ def tiny_wan_dir() -> Path:
     return build_tiny_wan(root / "tiny-wan")
 
 
-def upstream_lora_state(num_blocks: int = 2, rank: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
+def upstream_lora_state(
+    num_blocks: int = 2, rank: int = 4, seed: int = 0
+) -> dict[str, torch.Tensor]:
     """A random LoRA in upstream SVI's key format (``pipe.dit.blocks.N....lora_A.default.weight``)."""
     g = torch.Generator().manual_seed(seed)
     inner, ffn = 24, 32  # 2 heads x 12; ffn_dim

@@ -82,7 +82,9 @@ class DiffusersI2VGenerator(Generator):
             )
         super().__init__(name, device, **params)
         if not self.config["model"]:
-            raise ConfigError(f"[generators.{name}].model: a HF repo id or a local folder is required")
+            raise ConfigError(
+                f"[generators.{name}].model: a HF repo id or a local folder is required"
+            )
         if not isinstance(self.config["call_kwargs"], dict):
             raise ConfigError(f"[generators.{name}].call_kwargs: a table is required")
         self._pipe = None
@@ -102,7 +104,9 @@ class DiffusersI2VGenerator(Generator):
             c, where = self.config, f"[generators.{self.name}]"
             folder = resolve_model_dir(str(c["model"]), f"{where}.model")
             cls = pipeline_class(str(c["pipeline"]), where)
-            pipe = from_pretrained(cls, str(folder), torch_dtype=torch_dtype(c["dtype"], f"{where}.dtype"))
+            pipe = from_pretrained(
+                cls, str(folder), torch_dtype=torch_dtype(c["dtype"], f"{where}.dtype")
+            )
             apply_runtime_options(pipe, device=self.device, offload=c["offload"],
                                   vae_tiling=c["vae_tiling"], compile=c["compile"],
                                   progress=c["progress"], where=where)  # fmt: skip
@@ -125,7 +129,9 @@ class DiffusersI2VGenerator(Generator):
 
 
 class LastFrameSession(Session):
-    def __init__(self, gen: DiffusersI2VGenerator, case: Case, protocol: Protocol, reference: np.ndarray) -> None:
+    def __init__(
+        self, gen: DiffusersI2VGenerator, case: Case, protocol: Protocol, reference: np.ndarray
+    ) -> None:
         self.gen = gen
         self.case = case
         self.protocol = protocol

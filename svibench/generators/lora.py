@@ -39,7 +39,9 @@ _KEY = re.compile(r"^blocks\.(\d+)\.(.+)\.(lora_A|lora_B|lora_down|lora_up)\.wei
 _SIDE = {"lora_A": "lora_A", "lora_down": "lora_A", "lora_B": "lora_B", "lora_up": "lora_B"}
 
 
-def convert_upstream_keys(state: dict[str, torch.Tensor], where: str = "lora") -> dict[str, torch.Tensor]:
+def convert_upstream_keys(
+    state: dict[str, torch.Tensor], where: str = "lora"
+) -> dict[str, torch.Tensor]:
     """Rename upstream SVI/Wan LoRA keys to diffusers' (``blocks.N.attn1.to_q.lora_A.weight``)."""
     out: dict[str, torch.Tensor] = {}
     for key, value in state.items():
@@ -68,7 +70,9 @@ def load_upstream_lora(path: str | Path, where: str = "lora") -> dict[str, torch
     return convert_upstream_keys(load_file(str(path)), where=f"{where} ({path})")
 
 
-def merge_lora(transformer, state: dict[str, torch.Tensor], scale: float = 1.0, name: str = "svi") -> None:
+def merge_lora(
+    transformer, state: dict[str, torch.Tensor], scale: float = 1.0, name: str = "svi"
+) -> None:
     """Load a converted LoRA through peft and merge it into the weights: W += scale · B @ A."""
     param = next(transformer.parameters())
     state = {k: v.to(dtype=param.dtype) for k, v in state.items()}

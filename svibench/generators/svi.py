@@ -31,7 +31,9 @@ VARIANTS: dict[str, tuple[str, int, int]] = {
 class SVIGenerator(WanChainedGenerator):
     """Wan 2.1 I2V 14B 480p with an SVI LoRA (film / film-opt / film-transition / shot / 2.0)."""
 
-    description: ClassVar[str] = "Stable Video Infinity: Wan 2.1 I2V + SVI LoRA, upstream conditioning"
+    description: ClassVar[str] = (
+        "Stable Video Infinity: Wan 2.1 I2V + SVI LoRA, upstream conditioning"
+    )
     params: ClassVar[dict[str, Any]] = {
         **WanChainedGenerator.params,
         "variant": "film-opt",
@@ -53,5 +55,7 @@ class SVIGenerator(WanChainedGenerator):
             if params.get(key) is None:
                 params[key] = value
         if not params.get("lora", self.params["lora"]):
-            raise ConfigError(f"[generators.{name}].lora: an SVI LoRA is required (path or repo id)")
+            raise ConfigError(
+                f"[generators.{name}].lora: an SVI LoRA is required (path or repo id)"
+            )
         super().__init__(name, device, **params)

@@ -108,6 +108,8 @@ class WanChainedGenerator(Generator):
         if lora_path is not None:
             from svibench.generators.lora import load_upstream_lora, merge_lora
 
+            if c["offload"] == "none":
+                pipe.transformer.to(self.device)  # merge on the accelerator, not in host RAM
             merge_lora(pipe.transformer, load_upstream_lora(lora_path, where), c["lora_scale"])
         apply_runtime_options(
             pipe,
@@ -181,7 +183,9 @@ class WanSession(Session):
             cond,
             prompt,
             seed,
-            negative_prompt=c["negative_prompt"] if c["negative_prompt"] is not None else NEGATIVE_PROMPT,
+            negative_prompt=c["negative_prompt"]
+            if c["negative_prompt"] is not None
+            else NEGATIVE_PROMPT,
             num_frames=self.protocol.frames_per_clip,
             num_inference_steps=int(c["steps"]),
             guidance_scale=float(c["guidance_scale"]),

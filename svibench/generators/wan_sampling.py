@@ -18,8 +18,9 @@ denoising loop, text encoding, CFG and VAE normalisation are used as they are; w
 
 Known, deliberate differences from upstream (numerically small, documented in docs/generators.md):
 the initial noise enters the first step in fp32 (upstream casts it to bf16 first; the noise
-itself is identical: CPU generator, fp32 randn, SV:464-465), the timestep is passed in fp32
-(upstream bf16), and the LoRA is merged by peft in the weight dtype.
+itself is identical: CPU generator, fp32 randn, SV:464-465), the DiT is diffusers' port
+(its own timestep embedding and attention kernels), and the LoRA is merged by peft in the
+weight dtype.
 """
 
 from __future__ import annotations
@@ -114,7 +115,9 @@ class UpstreamFlowMatchScheduler(FlowMatchEulerDiscreteScheduler):
     shift s' = shift·s / (1 + (shift − 1)·s) and the final step to sigma 0 are the stock ones.
     """
 
-    def set_timesteps(self, num_inference_steps=None, device=None, sigmas=None, mu=None, timesteps=None):
+    def set_timesteps(
+        self, num_inference_steps=None, device=None, sigmas=None, mu=None, timesteps=None
+    ):
         if sigmas is None and timesteps is None and num_inference_steps is not None:
             sigmas = np.linspace(1.0, 0.0, num_inference_steps + 1)[:-1].tolist()
         return super().set_timesteps(num_inference_steps, device, sigmas, mu, timesteps)
@@ -270,7 +273,9 @@ def load_svi_pipeline(
 
     vae = from_pretrained(
         AutoencoderKLWan,
-        model_dir, subfolder="vae", torch_dtype=torch_dtype(vae_dtype, f"{where}.vae_dtype")
+        model_dir,
+        subfolder="vae",
+        torch_dtype=torch_dtype(vae_dtype, f"{where}.vae_dtype"),
     )
     image_encoder = from_pretrained(
         CLIPVisionModel,
