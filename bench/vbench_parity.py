@@ -30,8 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
-DECORD_DIMS = {"subject_consistency", "background_consistency", "aesthetic_quality",
-               "imaging_quality", "i2v_subject", "temporal_flickering_decord"}
+DECORD_DIMS = {
+    "subject_consistency",
+    "background_consistency",
+    "aesthetic_quality",
+    "imaging_quality",
+    "i2v_subject",
+    "temporal_flickering_decord",
+}
 CV2_DIMS = {"dynamic_degree", "motion_smoothness", "temporal_flickering"}
 FEATURE_OF = {
     "subject_consistency": ["dino_vbench"],
@@ -56,11 +62,18 @@ def synth_frames(h: int, w: int, n: int, speed: float, pan: float, seed: int) ->
     """Textured background panning, two moving textured squares; uint8 (n,h,w,3)."""
     rng = np.random.default_rng(seed)
     small = rng.random((h // 16 + 2, (w + 200) // 16 + 2, 3))
-    yy, xx = np.mgrid[0 : h, 0 : w + 200]
+    yy, xx = np.mgrid[0:h, 0 : w + 200]
     bg = small[yy // 16, xx // 16] * 0.7 + 0.3 * (((yy // 8) + (xx // 8)) % 2)[..., None]
     bg = (bg * 255).astype(np.uint8)
-    squares = [(int(rng.integers(16, h // 3)), rng.uniform(0, 1, 2), rng.uniform(-1, 1, 2),
-                rng.integers(0, 255, 3)) for _ in range(2)]
+    squares = [
+        (
+            int(rng.integers(16, h // 3)),
+            rng.uniform(0, 1, 2),
+            rng.uniform(-1, 1, 2),
+            rng.integers(0, 255, 3),
+        )
+        for _ in range(2)
+    ]
     out = np.empty((n, h, w, 3), np.uint8)
     for t in range(n):
         ox = int(round(100 + pan * t)) % 200
@@ -155,15 +168,25 @@ def cmd_run(a: argparse.Namespace) -> None:
             pyav, pyav_fps = decode_pyav(v)
             vb = vbench_frames(a.vbench_python, v, Path(tmp))
             decode[v.name] = {
-                k: {"equal": bool(pyav.shape == vb[k].shape and np.array_equal(pyav, vb[k])),
+                k: {
+                    "equal": bool(pyav.shape == vb[k].shape and np.array_equal(pyav, vb[k])),
                     "max_abs": int(np.abs(pyav.astype(int) - vb[k].astype(int)).max())
-                    if pyav.shape == vb[k].shape else None}
-                for k in ("decord", "cv2")}
+                    if pyav.shape == vb[k].shape
+                    else None,
+                }
+                for k in ("decord", "cv2")
+            }
             decode[v.name]["fps"] = {"pyav": pyav_fps, "cv2": vb["fps"]}
             for d in dims:
                 frames = vb["cv2"] if d in CV2_DIMS else vb["decord"]
-                clip = ClipInput(frames=frames, reference=vb["decord"][0], prompt=v.stem, clip=0,
-                                 fps=vb["fps"], motion_frames=0)
+                clip = ClipInput(
+                    frames=frames,
+                    reference=vb["decord"][0],
+                    prompt=v.stem,
+                    clip=0,
+                    fps=vb["fps"],
+                    motion_frames=0,
+                )
                 cache = FeatureCache(clip, {f: feats[f] for f in FEATURE_OF[d]})
                 t = time.perf_counter()
                 ours = metrics[d].compute(clip, cache)
@@ -171,19 +194,33 @@ def cmd_run(a: argparse.Namespace) -> None:
                 theirs = ref[d]["per_video"][v.name]
                 if d == "imaging_quality":
                     theirs = theirs / 100.0  # VBench's per-video value is on MUSIQ's raw scale
-                row = {"dim": d, "video": v.name, "svibench": ours[d], "vbench": float(theirs),
-                       "abs_diff": abs(ours[d] - float(theirs)), "s": secs}
+                row = {
+                    "dim": d,
+                    "video": v.name,
+                    "svibench": ours[d],
+                    "vbench": float(theirs),
+                    "abs_diff": abs(ours[d] - float(theirs)),
+                    "s": secs,
+                }
                 tr = ref[d].get("trace", {}).get(v.name, {})
                 if d == "dynamic_degree" and "max_rad" in tr:
                     mine = cache["raft_maxrad"]["max_rad"]
-                    row["max_rad_max_abs_diff"] = float(np.max(np.abs(np.array(mine) - tr["max_rad"])))
+                    row["max_rad_max_abs_diff"] = float(
+                        np.max(np.abs(np.array(mine) - tr["max_rad"]))
+                    )
                     row["svibench_magnitude"] = ours["dynamic_degree_magnitude"]
                 if d == "motion_smoothness" and "vfi_score" in tr:
                     row["vfi_abs_diff"] = abs(float(np.mean(cache["amt_vfi"])) - tr["vfi_score"])
                 rows.append(row)
-                print(f"{d:24s} {v.name:28s} svibench={ours[d]:.6f} vbench={float(theirs):.6f} "
-                      f"diff={row['abs_diff']:.2e}" + "".join(
-                          f" {k}={row[k]:.2e}" for k in ("max_rad_max_abs_diff", "vfi_abs_diff") if k in row))
+                print(
+                    f"{d:24s} {v.name:28s} svibench={ours[d]:.6f} vbench={float(theirs):.6f} "
+                    f"diff={row['abs_diff']:.2e}"
+                    + "".join(
+                        f" {k}={row[k]:.2e}"
+                        for k in ("max_rad_max_abs_diff", "vfi_abs_diff")
+                        if k in row
+                    )
+                )
     worst = {}
     for r in rows:
         worst[r["dim"]] = max(worst.get(r["dim"], 0.0), r["abs_diff"])
@@ -192,11 +229,15 @@ def cmd_run(a: argparse.Namespace) -> None:
         print(f"  {d:24s} {w:.2e} {'OK' if w <= 1e-4 else 'FAIL'}")
     print("decoders (PyAV == VBench's):", json.dumps(decode))
     if a.out:
-        Path(a.out).write_text(json.dumps({"rows": rows, "worst": worst, "decode": decode}, indent=2))
+        Path(a.out).write_text(
+            json.dumps({"rows": rows, "worst": worst, "decode": decode}, indent=2)
+        )
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("make")
     m.add_argument("--out", required=True)

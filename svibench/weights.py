@@ -3,8 +3,9 @@ check it and where to obtain it. Nothing here downloads except ``fetch`` (user-i
 
 Search order for a catalogue entry ``NAME`` (first hit wins):
 
-1. ``svibench.toml`` ``[paths.weights]``: ``NAME = "/path/file"`` or
+1. ``svibench.toml`` ``[paths.weights]`` table: ``NAME = "/path/file"`` or
    ``NAME = { path = "/path/file", sha256 = "..." }`` (a pinned hash overrides the catalogue's);
+   or ``[paths] weights = "DIR"``: ``DIR/<filename>`` (one flat folder);
 2. ``$SVIBENCH_WEIGHTS_DIR/<filename>`` (one flat folder, handy on clusters);
 3. the entry's standard caches, in the order listed: VBench's cache (``$VBENCH_CACHE_DIR`` or
    ``~/.cache/vbench``, so VBench users reuse their downloads), the torch hub dir
@@ -191,7 +192,11 @@ CATALOGUE: dict[str, WeightSpec] = {
             "amt-s.pth",
             "AMT-S frame interpolation (MCG-NKU/AMT), {'state_dict': sd}",
             ("motion_smoothness",),
-            (Location("vbench", "amt_model/amt-s.pth", "amt"),),
+            (
+                Location("vbench", "amt_model/amt-s.pth", "amt"),
+                # `huggingface-cli download lalala125/AMT amt-s.pth` lands here
+                Location("hf_hub", "models--lalala125--AMT/snapshots/*/amt-s.pth", "amt"),
+            ),
             "https://huggingface.co/lalala125/AMT/resolve/main/amt-s.pth",
             "amt",
             size_mb=12,
@@ -230,15 +235,17 @@ def load_toml_paths(config: str | os.PathLike | None = None) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML: {e}") from e
     table = data.get("paths", {}).get("weights", {})
+    if isinstance(table, str):  # `[paths] weights = "DIR"`: one folder searched first
+        return {"_dir": table} if table else {}
     if not isinstance(table, dict):
-        raise ConfigError(f"{path}: [paths.weights] must be a table, got {table!r}")
+        raise ConfigError(f"{path}: [paths] weights must be a folder or a table, got {table!r}")
     return table
 
 
 def fix_hint(spec: WeightSpec) -> str:
     return (
         f"fix: `svibench weights fetch {spec.name}` on a machine with internet (or download "
-        f"{spec.url} yourself), or set [paths.weights] {spec.name} = \"/path/to/{spec.filename}\" "
+        f'{spec.url} yourself), or set [paths.weights] {spec.name} = "/path/to/{spec.filename}" '
         "in svibench.toml"
     )
 
@@ -249,7 +256,9 @@ def spec(name: str) -> WeightSpec:
     return CATALOGUE[name]
 
 
-def candidates(name: str, overrides: Mapping[str, Any] | None = None) -> list[tuple[Path, str, str]]:
+def candidates(
+    name: str, overrides: Mapping[str, Any] | None = None
+) -> list[tuple[Path, str, str]]:
     """Every (path, format, source) that ``resolve`` would try, in order."""
     s = spec(name)
     out: list[tuple[Path, str, str]] = []
@@ -260,6 +269,9 @@ def candidates(name: str, overrides: Mapping[str, Any] | None = None) -> list[tu
         if not isinstance(p, str):
             raise ConfigError(f"svibench.toml [paths.weights] {name}: expected a path, got {ov!r}")
         out.append((Path(p).expanduser(), fmt, "svibench.toml"))
+    folder = (overrides or {}).get("_dir")
+    if folder:
+        out.append((Path(folder).expanduser() / s.filename, s.fmt, "svibench.toml [paths] weights"))
     flat = os.environ.get("SVIBENCH_WEIGHTS_DIR")
     if flat:
         out.append((Path(flat).expanduser() / s.filename, s.fmt, "SVIBENCH_WEIGHTS_DIR"))

@@ -25,23 +25,27 @@ def _overrides(config: Path | None) -> dict:
 
 @app.command("list")
 def list_cmd(config: Path | None = _CONFIG) -> None:
-    """Every backbone file: metrics using it, where it is looked for, status."""
-    from rich.console import Console
-    from rich.table import Table
-
+    """Every backbone file: metrics using it, where it is looked for, sha256, where to get it."""
     from svibench.weights import CATALOGUE, candidates, resolve
 
     ov = _overrides(config)
-    t = Table("name", "file", "used by", "status", "looked in / found at")
     for name, s in CATALOGUE.items():
         try:
             r = resolve(name, ov, check_hash=False)
-            status, where = f"found ({r.source})", str(r.path)
+            status = f"found ({r.source}): {r.path}"
         except MissingWeightsError:
-            status = "missing"
-            where = "\n".join(str(p) for p, _, _ in candidates(name, ov))
-        t.add_row(name, s.filename, ", ".join(s.used_by), status, where)
-    Console().print(t)
+            status = "MISSING"
+        sha = s.sha256 or (f"prefix {s.sha256_prefix}" if s.sha256_prefix else "not recorded")
+        typer.echo(f"{name}  ({s.filename}, {s.description})")
+        typer.echo(f"  used by:  {', '.join(s.used_by)}")
+        typer.echo(f"  status:   {status}")
+        typer.echo(
+            "  looks in: " + "\n            ".join(str(p) for p, _, _ in candidates(name, ov))
+        )
+        typer.echo(f"  sha256:   {sha}")
+        typer.echo(f"  obtain:   {s.url}  (svibench weights fetch {name})")
+        if s.note:
+            typer.echo(f"  note:     {s.note}")
 
 
 @app.command("check")

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from svibench.errors import SvibenchError
 from svibench.metrics.base import ClipInput, Feature
 from svibench.metrics.vbench import preprocess as pp
 
@@ -74,15 +75,14 @@ class _Backbone(Feature):
         if model is not None:
             self.model = model.to(device).eval()
 
-    def build(self) -> nn.Module:  # pragma: no cover - needs real files
-        raise NotImplementedError
-
     def load(self) -> None:
         if self.model is None:
             from svibench.weights import resolve
 
             r = resolve(self.weights[0])
-            self.model = _shared(self.weights[0], self.device, str(r.path), lambda: self.build_from(r))
+            self.model = _shared(
+                self.weights[0], self.device, str(r.path), lambda: self.build_from(r)
+            )
             self.model = self.model.to(self.device).eval()
 
     def build_from(self, resolved: Any) -> nn.Module:
@@ -97,11 +97,21 @@ class _Backbone(Feature):
             return torch.autocast("cuda", dtype=getattr(torch, self.dtype))
         return contextlib.nullcontext()
 
-    def _batched(self, x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    def _batched(
+        self,
+        x: np.ndarray | torch.Tensor,
+        fn: Callable[[torch.Tensor], torch.Tensor],
+        prep: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """``fn(prep(batch))`` over batches; uint8 frames are converted per batch, so memory
+        stays at one batch of float frames (every transform here is per frame)."""
         outs = []
         with torch.inference_mode(), self._autocast():
             for i in range(0, len(x), self.batch_size):
-                outs.append(fn(x[i : i + self.batch_size].to(self.device)).float().cpu())
+                b = x[i : i + self.batch_size]
+                b = pp.to_float_tchw(b) if isinstance(b, np.ndarray) else b
+                b = prep(b) if prep is not None else b
+                outs.append(fn(b.to(self.device)).float().cpu())
         return torch.cat(outs)
 
 
@@ -124,8 +134,7 @@ class DinoVBench(_Dino):
 
     def __call__(self, clip: ClipInput) -> torch.Tensor:
         self._ensure()
-        x = pp.dino_vbench(pp.to_float_tchw(clip.frames))
-        return self._batched(x, self.model)
+        return self._batched(clip.frames, self.model, pp.dino_vbench)
 
 
 class DinoI2V(_Dino):
@@ -135,7 +144,7 @@ class DinoI2V(_Dino):
 
     def __call__(self, clip: ClipInput) -> dict[str, torch.Tensor]:
         self._ensure()
-        frames = self._batched(pp.dino_i2v_frames(pp.to_float_tchw(clip.frames)), self.model)
+        frames = self._batched(clip.frames, self.model, pp.dino_i2v_frames)
         image = self._batched(pp.dino_i2v_image(clip.reference), self.model)[0]
         return {"frames": frames, "reference": image}
 
@@ -146,8 +155,6 @@ def build_openai_clip(path: str, fmt: str) -> nn.Module:
     ``clip.load(jit=False)`` leaves them on CPU (build -> convert_weights -> load -> float)."""
     import open_clip
 
-    if fmt == "open_clip":  # an open_clip / HF hub state dict
-        raise NotImplementedError("open_clip state dicts: pass model= for now")
     if str(path).endswith(".safetensors"):
         sd = load_checkpoint(path)
     else:
@@ -166,8 +173,7 @@ class _ClipImage(_Backbone):
 
     def __call__(self, clip: ClipInput) -> torch.Tensor:
         self._ensure()
-        x = pp.clip_vbench(pp.to_float_tchw(clip.frames))
-        return self._batched(x, self.model.encode_image)
+        return self._batched(clip.frames, self.model.encode_image, pp.clip_vbench)
 
 
 class ClipB32VBench(_ClipImage):
@@ -221,8 +227,7 @@ class MusiqSpaq(_Backbone):
 
     def __call__(self, clip: ClipInput) -> torch.Tensor:
         self._ensure()
-        x = pp.musiq_longer(pp.to_float_tchw(clip.frames))
-        return self._batched(x, lambda b: self.model(b).reshape(-1))
+        return self._batched(clip.frames, lambda b: self.model(b).reshape(-1), pp.musiq_longer)
 
 
 # ----------------------------------------------------------------------------- RAFT
@@ -290,13 +295,21 @@ class RaftMaxRad(_Backbone):
         super().__init__(*a, **k)
         self.iters = iters
 
+    @property
+    def weights_are_torchvision(self) -> bool:
+        from torchvision.models.optical_flow.raft import RAFT
+
+        return isinstance(self.model, RAFT)
+
     def build_from(self, r: Any) -> nn.Module:
         return build_raft(str(r.path), r.fmt)
 
     def flow(self, im1: torch.Tensor, im2: torch.Tensor) -> torch.Tensor:
         """Final upsampled flow for 0..255 float (B,3,H,W) pairs already padded to /8."""
         # RAFT core/raft.py forward: 2*(x/255)-1 inside; torchvision expects it done
-        out = self.model(2 * (im1 / 255.0) - 1.0, 2 * (im2 / 255.0) - 1.0, num_flow_updates=self.iters)
+        out = self.model(
+            2 * (im1 / 255.0) - 1.0, 2 * (im2 / 255.0) - 1.0, num_flow_updates=self.iters
+        )
         return out[-1]
 
     def pair_scores(self, frames: np.ndarray, stride: int) -> np.ndarray:
@@ -304,6 +317,13 @@ class RaftMaxRad(_Backbone):
         x = pp.to_float_tchw(frames[::stride])
         x, _ = pp.pad_replicate(x, 8)
         h, w = x.shape[-2:]
+        if min(h, w) < 128 and self.weights_are_torchvision:
+            # torchvision's RAFT needs 1/8-res feature maps >= 16 for its 4-level pyramid;
+            # princeton RAFT (VBench) runs on smaller frames, where the two would not agree
+            raise SvibenchError(
+                f"dynamic_degree: frames {frames.shape[1]}x{frames.shape[2]} are too small for "
+                "torchvision RAFT (both sides must be >= 128 px after padding to /8)"
+            )
         k = int(h * w * 0.05)
         scores = []
         with torch.inference_mode(), self._autocast():
@@ -348,7 +368,9 @@ class AmtVfi(_Backbone):
         with torch.inference_mode(), self._autocast():
             for i in range(0, len(x) - 1, self.batch_size):
                 j = min(i + self.batch_size, len(x) - 1)
-                pred = self.model(x[i:j].to(self.device), x[i + 1 : j + 1].to(self.device), embt.to(self.device))
+                pred = self.model(
+                    x[i:j].to(self.device), x[i + 1 : j + 1].to(self.device), embt.to(self.device)
+                )
                 pred = pred.float().cpu()[:, :, pad[2] : h - pad[3], pad[0] : w - pad[1]]
                 # amt tensor2img: (x*255).clip(0,255).astype(uint8) -- truncation, numpy cast
                 img = (pred.permute(0, 2, 3, 1).numpy() * 255.0).clip(0, 255)

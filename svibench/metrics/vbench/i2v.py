@@ -42,4 +42,6 @@ class I2VSubject(Metric):
     def compute(self, clip: ClipInput, features: Mapping[str, Any]) -> dict[str, float]:
         d = features["dino_i2v"]
         slices = window_slices(len(d["frames"]), clip.fps, window_param(self.params))
-        return {self.name: float(np.mean([i2v_score(d["frames"][s], d["reference"]) for s in slices]))}
+        return {
+            self.name: float(np.mean([i2v_score(d["frames"][s], d["reference"]) for s in slices]))
+        }

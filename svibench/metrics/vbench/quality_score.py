@@ -45,8 +45,19 @@ class QualityScore(Metric):
     forwards when those metrics are also selected) and combines them."""
 
     name = "quality_score"
-    features = ("dino_vbench", "clip_b32_vbench", "clip_l14_vbench", "musiq_spaq", "raft_maxrad", "amt_vfi")
-    description = "VBench Quality Score x100: normalised weighted mean of 7 dims (dynamic 0.5)"
+    features = (
+        "dino_vbench",
+        "clip_b32_vbench",
+        "clip_l14_vbench",
+        "musiq_spaq",
+        "raft_maxrad",
+        "amt_vfi",
+    )
+    description = (
+        "VBench Quality Score: 100*sum_d w_d*(x_d-Min_d)/(Max_d-Min_d)/6.5 over subject/background"
+        " consistency, temporal flickering, motion smoothness, aesthetic, imaging (w=1) and"
+        " dynamic degree (w=0.5); constants from VBench scripts/constant.py (baselines/README.md)"
+    )
     reference = "VBench scripts/constant.py + cal_final_score.py; baselines/README.md"
 
     def __init__(self, parts: Mapping[str, Metric] | None = None, **params: Any) -> None:

@@ -14,7 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 
-def window_slices(n_frames: int, fps: float, window_s: float | None, min_len: int = 2) -> list[slice]:
+def window_slices(
+    n_frames: int, fps: float, window_s: float | None, min_len: int = 2
+) -> list[slice]:
     """Frame slices to score separately; one slice covering everything when window_s is None."""
     if window_s is None:
         return [slice(0, n_frames)]

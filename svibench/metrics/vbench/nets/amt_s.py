@@ -148,7 +148,9 @@ class _Pyramid(nn.Module):
         super().__init__()
         prev = 3
         for i, ch in enumerate(channels, 1):
-            self.add_module(f"pyramid{i}", nn.Sequential(_convrelu(prev, ch, 3, 2, 1), _convrelu(ch, ch)))
+            self.add_module(
+                f"pyramid{i}", nn.Sequential(_convrelu(prev, ch, 3, 2, 1), _convrelu(ch, ch))
+            )
             prev = ch
         self.n = len(channels)
 

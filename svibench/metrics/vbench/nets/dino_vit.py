@@ -82,9 +82,7 @@ class DinoViT(nn.Module):
         n = (img_size // patch_size) ** 2
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, n + 1, embed_dim))
-        self.blocks = nn.ModuleList(
-            [_Block(embed_dim, num_heads, mlp_ratio) for _ in range(depth)]
-        )
+        self.blocks = nn.ModuleList([_Block(embed_dim, num_heads, mlp_ratio) for _ in range(depth)])
         self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
 
     def _pos(self, npatch: int, h: int, w: int) -> torch.Tensor:

@@ -1,0 +1,205 @@
+"""svibench's shared-feature pass vs VBench 0.1.5's per-dimension evaluation, same videos and
+weights, plus the FLOP-bound time of the backbones.
+
+    .venv/bin/python bench/metrics_vs_vbench.py --videos /tmp/vbref/videos4 \
+        --weights /tmp/vbref/weights --vbench-json /work/shared/tools/vbench_ref/results_test_videos.json
+    # or --run-vbench to (re)run VBench here first via shared/tools/vbench_ref/run_vbench.py
+
+Reports, per dimension and in total:
+* VBench wall time of each ``compute_<dim>`` call (from its results JSON, model load included);
+* svibench wall time: decode once (PyAV), each backbone once per frame, every metric from the
+  shared features; per feature time; model load time separately;
+* FLOP-bound time: backbone FLOPs counted with ``torch.utils.flop_counter.FlopCounterMode``
+  (a separate, untimed pass) / this machine's fp32 matmul throughput measured in the same run;
+  efficiency = FLOP-bound / measured;
+* peak memory (max RSS; CUDA max allocated when on a GPU).
+VBench times are only comparable when measured on the same machine under the same load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from vbench_parity import FEATURE_OF, decode_pyav  # noqa: E402
+
+DIMS = [
+    "temporal_flickering",
+    "subject_consistency",
+    "background_consistency",
+    "aesthetic_quality",
+    "imaging_quality",
+    "dynamic_degree",
+    "motion_smoothness",
+    "i2v_subject",
+]
+
+
+def matmul_gflops(device: str, n: int = 2048, reps: int = 5) -> float:
+    import torch
+
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    torch.mm(a, b)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    for _ in range(reps):
+        torch.mm(a, b)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--videos", required=True)
+    ap.add_argument("--weights", required=True)
+    ap.add_argument("--vbench-json")
+    ap.add_argument("--run-vbench", action="store_true")
+    ap.add_argument("--vbench-python", default="/tmp/vbref/venv/bin/python")
+    ap.add_argument("--vbench-ref", default="/work/shared/tools/vbench_ref")
+    ap.add_argument("--dims", nargs="*", default=DIMS)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--dtype", default="float32")
+    ap.add_argument("--no-flops", action="store_true")
+    ap.add_argument("--out")
+    a = ap.parse_args()
+
+    wdir = Path(a.weights).resolve()
+    if a.run_vbench:
+        a.vbench_json = a.vbench_json or "/tmp/vbref/bench_out/results.json"
+        subprocess.run(
+            [
+                a.vbench_python,
+                f"{a.vbench_ref}/run_vbench.py",
+                "--videos",
+                a.videos,
+                "--weights",
+                str(wdir),
+                "--out",
+                a.vbench_json,
+                "--dims",
+                *a.dims,
+            ],
+            check=True,
+        )
+    os.environ["VBENCH_CACHE_DIR"] = str(wdir / "vbench_cache")
+    os.environ["TORCH_HOME"] = str(wdir / "torch_home")
+    os.environ["SVIBENCH_VERIFY_WEIGHTS"] = "0"
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from svibench.metrics.base import ClipInput, FeatureCache
+    from svibench.metrics.registry import FEATURES, METRICS
+
+    torch.set_num_threads(a.threads)
+    gflops = matmul_gflops(a.device)
+    t0 = time.perf_counter()
+    need = sorted({f for d in a.dims for f in FEATURE_OF[d]})
+    feats = {
+        f: FEATURES.get(f)(device=a.device, batch_size=a.batch_size, dtype=a.dtype) for f in need
+    }
+    for f in feats.values():
+        f.load()
+    load_s = time.perf_counter() - t0
+    metrics = {d: METRICS.get(d)() for d in a.dims}
+    feat_s = dict.fromkeys(need, 0.0)
+    flops = dict.fromkeys(need, 0)
+    decode_s = metric_s = 0.0
+    videos = sorted(Path(a.videos).glob("*.mp4"))
+    t_pass = time.perf_counter()
+    for v in videos:
+        t = time.perf_counter()
+        frames, fps = decode_pyav(v)
+        decode_s += time.perf_counter() - t
+        clip = ClipInput(frames, frames[0], v.stem, 0, fps, 0)
+        cache = FeatureCache(clip, feats)
+        for f in need:  # time each backbone on its own
+            t = time.perf_counter()
+            cache[f]
+            if a.device.startswith("cuda"):
+                torch.cuda.synchronize()
+            feat_s[f] += time.perf_counter() - t
+        t = time.perf_counter()
+        for m in metrics.values():
+            m.compute(clip, cache)
+        metric_s += time.perf_counter() - t
+    pass_s = time.perf_counter() - t_pass
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_cuda_mb = (
+        torch.cuda.max_memory_allocated() / 2**20 if a.device.startswith("cuda") else None
+    )
+    if not a.no_flops:
+        for v in videos:
+            frames, fps = decode_pyav(v)
+            clip = ClipInput(frames, frames[0], v.stem, 0, fps, 0)
+            for f in need:
+                with FlopCounterMode(display=False) as fc:
+                    feats[f](clip)
+                flops[f] += fc.get_total_flops()
+
+    ref = json.load(open(a.vbench_json))["dims"] if a.vbench_json else {}
+    vb = {d: ref[d]["wall_s"] for d in a.dims if d in ref and "wall_s" in ref[d]}
+    print(f"machine fp32 matmul: {gflops:.1f} GFLOP/s ({a.device}, {a.threads} threads)")
+    print(
+        f"svibench: load {load_s:.1f}s, decode {decode_s:.2f}s, pass {pass_s:.1f}s "
+        f"(features {sum(feat_s.values()):.1f}s, metrics {metric_s:.2f}s), peak RSS {peak_rss_mb:.0f} MB"
+        + (f", CUDA peak {peak_cuda_mb:.0f} MB" if peak_cuda_mb else "")
+    )
+    print(f"{'feature':18s} {'time_s':>8s} {'GFLOP':>9s} {'flop_bound_s':>12s} {'efficiency':>10s}")
+    for f in need:
+        fb = flops[f] / 1e9 / gflops
+        eff = fb / feat_s[f] if feat_s[f] and flops[f] else float("nan")
+        print(f"{f:18s} {feat_s[f]:8.2f} {flops[f] / 1e9:9.1f} {fb:12.2f} {eff:10.2f}")
+    total_fb = sum(flops.values()) / 1e9 / gflops
+    ours = pass_s + load_s
+    print(
+        f"FLOP-bound total {total_fb:.1f}s; svibench pass+load {ours:.1f}s "
+        f"= {ours / total_fb if total_fb else float('nan'):.2f}x FLOP-bound"
+    )
+    if vb:
+        vb_total = sum(vb.values())
+        print(f"VBench compute_<dim> total {vb_total:.1f}s over {sorted(vb)}")
+        print(
+            f"speed-up svibench vs VBench: {vb_total / ours:.2f}x; "
+            f"VBench = {vb_total / total_fb if total_fb else float('nan'):.2f}x FLOP-bound"
+        )
+    if a.out:
+        Path(a.out).write_text(
+            json.dumps(
+                {
+                    "gflops": gflops,
+                    "load_s": load_s,
+                    "decode_s": decode_s,
+                    "pass_s": pass_s,
+                    "feature_s": feat_s,
+                    "flops": flops,
+                    "metric_s": metric_s,
+                    "vbench_wall_s": vb,
+                    "peak_rss_mb": peak_rss_mb,
+                    "peak_cuda_mb": peak_cuda_mb,
+                    "flop_bound_s": total_fb,
+                    "videos": [v.name for v in videos],
+                    "device": a.device,
+                    "dtype": a.dtype,
+                },
+                indent=2,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
