@@ -119,7 +119,9 @@ class ParallelExecutor(Executor):
             for i in range(n):
                 queue.put(i % self.gpus)
         out: list[Any] = [None] * len(jobs)
-        with ProcessPoolExecutor(n, mp_context=ctx, initializer=_init_worker, initargs=(self.threads, queue)) as pool:
+        with ProcessPoolExecutor(
+            n, mp_context=ctx, initializer=_init_worker, initargs=(self.threads, queue)
+        ) as pool:
             futures = {pool.submit(fn, job): i for i, job in enumerate(jobs)}
             pending = set(futures)
             while pending:
@@ -128,7 +130,9 @@ class ParallelExecutor(Executor):
                     try:
                         out[futures[f]] = f.result()
                     except BrokenProcessPool:
-                        out[futures[f]] = JobFailure("worker process died (killed or out of memory)")
+                        out[futures[f]] = JobFailure(
+                            "worker process died (killed or out of memory)"
+                        )
                     except Exception as e:  # noqa: BLE001
                         out[futures[f]] = JobFailure(describe(e))
                 if watch:
@@ -150,8 +154,15 @@ class SlurmExecutor(Executor):
         params = dict(self.params)
         cluster = params.pop("cluster", "slurm")
         if cluster not in ("slurm", "local", "debug"):
-            raise ConfigError(f"[ablate.slurm].cluster: allowed values are slurm, local, debug; got {cluster!r}")
-        ex = submitit.AutoExecutor(folder=self.folder, cluster=cluster)
+            raise ConfigError(
+                f"[ablate.slurm].cluster: allowed values are slurm, local, debug; got {cluster!r}"
+            )
+        try:
+            ex = submitit.AutoExecutor(folder=self.folder, cluster=cluster)
+        except RuntimeError as e:  # e.g. no srun on this machine
+            raise ConfigError(
+                f'--executor slurm: {e} (set [ablate.slurm].cluster = "local" to run the jobs here)'
+            ) from None
         mapping = {
             "partition": "slurm_partition",
             "account": "slurm_account",
@@ -206,7 +217,9 @@ def make_executor(
     if kind == "slurm":
         unknown = sorted(set(slurm or {}) - SLURM_KEYS)
         if unknown:
-            raise ConfigError(f"[ablate.slurm]: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(SLURM_KEYS))})")
+            raise ConfigError(
+                f"[ablate.slurm]: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(SLURM_KEYS))})"
+            )
         if folder is None:
             raise ConfigError("slurm executor: no log folder given")
         return SlurmExecutor(Path(folder), dict(slurm or {}))
