@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +75,29 @@ def t_interval(x: np.ndarray) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
+def _train(job: tuple) -> dict[str, float]:
+    import torch
+
+    from svibench.train.tiny import TinyTrainer
+
+    torch.set_num_threads(1)
+    name, seed, base, steps, out = job
+    extra = {"steps": steps} if steps else {}
+    trainer = TinyTrainer(base_checkpoint=base, use_error_recycling=name == "svi", **extra)
+    return trainer.train(Path(out) / name / f"seed{seed}", seed).metrics
+
+
+def _evaluate(job: tuple) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    (name, seed, ckpt), world, args = job
+    video, ref = long_video(
+        ckpt, world, args.clips, args.frames, args.motion_frames, args.sample_steps
+    )
+    return {"variant": name, "seed": seed, "world": world, **drift(video, ref)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -87,43 +112,31 @@ def main() -> None:
         "--steps", type=int, default=None, help="fine-tune steps (default: the trainer's)"
     )
     ap.add_argument("--base", default="base")
+    ap.add_argument("--jobs", type=int, default=2, help="parallel worker processes")
     ap.add_argument("--out", default="results/tiny_checkpoints")
     args = ap.parse_args()
 
     import torch
 
-    from svibench.train.tiny import TinyTrainer
-
     torch.set_num_threads(1)
     out = Path(args.out)
-    variants = {"control": {"use_error_recycling": False}, "svi": {"use_error_recycling": True}}
-    rows = []
-    t0 = time.time()
     worlds = list(range(1, args.worlds + 1))
-    for name, ckpt in [("base", args.base)]:
-        for w in worlds:
-            video, ref = long_video(
-                ckpt, w, args.clips, args.frames, args.motion_frames, args.sample_steps
+    t0 = time.time()
+    runs = [(name, seed) for seed in range(args.seeds) for name in ("control", "svi")]
+    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+        trained = dict(
+            zip(
+                runs,
+                pool.map(_train, [(n, s, args.base, args.steps, str(out)) for n, s in runs]),
+                strict=True,
             )
-            rows.append({"variant": name, "seed": -1, "world": w, **drift(video, ref)})
-    for seed in range(args.seeds):
-        for name, over in variants.items():
-            extra = {"steps": args.steps} if args.steps else {}
-            trainer = TinyTrainer(base_checkpoint=args.base, **over, **extra)
-            res = trainer.train(out / name / f"seed{seed}", seed)
-            print(
-                f"[{time.time() - t0:6.0f}s] trained {name} seed {seed}: {res.metrics}", flush=True
-            )
-            for w in worlds:
-                video, ref = long_video(
-                    str(res.checkpoint),
-                    w,
-                    args.clips,
-                    args.frames,
-                    args.motion_frames,
-                    args.sample_steps,
-                )
-                rows.append({"variant": name, "seed": seed, "world": w, **drift(video, ref)})
+        )
+        for (name, seed), metrics in trained.items():
+            print(f"[{time.time() - t0:6.0f}s] trained {name} seed {seed}: {metrics}", flush=True)
+        models = [("base", -1, args.base)] + [(n, s, str(out / n / f"seed{s}")) for n, s in runs]
+        jobs = [(m, w, args) for m in models for w in worlds]
+        rows = list(pool.map(_evaluate, jobs))
+    print(f"[{time.time() - t0:6.0f}s] evaluated {len(rows)} videos", flush=True)
     (out / "rows.json").write_text(json.dumps(rows, indent=1))
 
     def per_seed(variant: str, key: str) -> np.ndarray:

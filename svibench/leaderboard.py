@@ -11,6 +11,7 @@ Output is deterministic: no timestamps, sorted rows, fixed number formats, seede
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,11 @@ from svibench.report import (
     write_tables,
 )
 
-HEADLINE_DRIFT = (("rel_drop", "drift (rel. drop)"), ("slope_per_min", "slope / min"), ("vde_norm", "VDE (norm.)"))
+HEADLINE_DRIFT = (
+    ("rel_drop", "drift (rel. drop)"),
+    ("slope_per_min", "slope / min"),
+    ("vde_norm", "VDE (norm.)"),
+)
 
 
 def _arrow(run: RunData, metric: str) -> str:
@@ -52,16 +57,25 @@ def measured_table(run: RunData, q: pd.DataFrame, d: pd.DataFrame) -> list[str]:
     di = d.set_index(["generator", "metric", "measure"])
     seeds = run.rows.groupby("generator")["seed"].nunique()
     cols = [run.headline, *[c for c in run.columns if c != run.headline]]
-    head = ["rank", "generator", *[f"{c} {_arrow(run, c)}" for c in cols], *[h for _, h in HEADLINE_DRIFT], "cases", "seeds"]
+    head = [
+        "rank",
+        "generator",
+        *[f"{c} {_arrow(run, c)}" for c in cols],
+        *[f"{run.headline} {h}" for _, h in HEADLINE_DRIFT],
+        "cases",
+        "seeds",
+    ]
     lines = _header(head, right_from=2)
     for i, gen in enumerate(ranking(run, q), 1):
-        cells = [str(i), f"`{gen}`"]
+        cells = [str(i), gen]
         for c in cols:
             key = (gen, c)
             cells.append(_fmt(*qi.loc[key, ["mean", "low", "high"]]) if key in qi.index else "–")
         for measure, _ in HEADLINE_DRIFT:
             key = (gen, run.headline, measure)
-            cells.append(_fmt(*di.loc[key, ["mean", "low", "high"]], digits=3) if key in di.index else "–")
+            cells.append(
+                _fmt(*di.loc[key, ["mean", "low", "high"]], digits=3) if key in di.index else "–"
+            )
         n = int(qi.loc[(gen, run.headline), "n"]) if (gen, run.headline) in qi.index else 0
         cells += [str(n), str(int(seeds.get(gen, 0)))]
         lines.append(_row(cells))
@@ -70,56 +84,93 @@ def measured_table(run: RunData, q: pd.DataFrame, d: pd.DataFrame) -> list[str]:
 
 def drift_per_metric(run: RunData, gens: list[str], d: pd.DataFrame) -> list[str]:
     di = d.set_index(["generator", "metric", "measure"])
-    lines = _header(["metric", *[f"`{g}`" for g in gens]])
+    lines = _header(["metric", *gens])
     for metric in run.columns:
         cells = [f"{metric} {_arrow(run, metric)}"]
         for gen in gens:
             key = (gen, metric, "rel_drop")
-            cells.append(_fmt(*di.loc[key, ["mean", "low", "high"]], digits=3) if key in di.index else "–")
+            cells.append(
+                _fmt(*di.loc[key, ["mean", "low", "high"]], digits=3) if key in di.index else "–"
+            )
         lines.append(_row(cells))
     return lines
 
 
-def published_section(run: RunData, tables: list[PublishedTable], q: pd.DataFrame) -> list[str]:
+def published_section(
+    run: RunData, tables: list[PublishedTable], q: pd.DataFrame, out_dir: Path
+) -> list[str]:
     """Published numbers for this suite, each table with its source; never mixed into the ranking."""
     head = q[q["metric"] == run.headline].set_index("generator")["mean"]
     lines: list[str] = []
     for t in tables:
         s = t.source
         lines += ["", f"### Published: {t.title} (not measured by svibench)", ""]
-        lines.append(f"> **Published numbers**, copied from {t.citation}. Metric: {s.get('metric', 'unspecified')}.")
+        lines.append(
+            f"> **Published numbers**, copied from {t.citation}. Metric: {s.get('metric', 'unspecified')}."
+        )
         if not s.get("confirmed", False):
-            lines.append(f"> Unconfirmed upstream: {s.get('note', 'metric and aggregation not documented')}.")
-        lines.append(f"> Data file: `{t.path.as_posix()}`.")
+            lines.append(
+                f"> Caveat (unconfirmed upstream): {s.get('note', 'metric and aggregation not documented')}."
+            )
+        rel = Path(os.path.relpath(t.path.resolve(), Path(out_dir).resolve())).as_posix()
+        lines.append(f"> Data file: [{t.path.name}]({rel}).")
         lines.append("")
         lines += _header(["model", "published score", f"measured here ({run.headline})"])
         for r in sorted(t.rows, key=lambda r: (-r.score, r.model)):
-            measured = _fmt(head[r.generator]) + f" (`{r.generator}`)" if r.generator in head.index else "–"
+            measured = (
+                _fmt(head[r.generator]) + f" (`{r.generator}`)"
+                if r.generator in head.index
+                else "–"
+            )
             lines.append(_row([f"{r.model} *(published)*", f"{r.score:.2f}", measured]))
     return lines
 
 
 def paired_section(run: RunData, reference: str) -> list[str]:
     pt = paired_table(run, reference)
-    lines = ["", f"### Paired comparison against `{reference}`", "",
-             "Same cases, per-case clip means; difference = generator − reference with a bootstrap 95 % CI; "
-             "Wilcoxon signed-rank p, Holm-corrected over all rows.", ""]
-    lines += _header(["generator", "metric", "mean diff [95 % CI]", "direction", "p (Holm)", "n"], right_from=2)
-    for _, r in pt.sort_values(["generator", "metric"], kind="stable").iterrows():
+    lines = [
+        "",
+        f"### Paired comparison against `{reference}`",
+        "",
+        "Same cases, per-case clip means; difference = generator − reference with a bootstrap 95 % CI; "
+        "Wilcoxon signed-rank p, Holm-corrected over all rows.",
+        "",
+    ]
+    lines += _header(
+        ["generator", "metric", "mean diff [95 % CI]", "direction", "p (Holm)", "n"], right_from=2
+    )
+    order = {m: i for i, m in enumerate(run.columns)}
+    pt = pt.assign(_o=pt["metric"].map(order)).sort_values(["generator", "_o"], kind="stable")
+    for _, r in pt.iterrows():
         diff = r["mean_diff"]
         better = run.directions[r["metric"]]
         if not np.isfinite(diff) or diff == 0:
             verdict = "same"
         else:
             verdict = "better" if (diff > 0) == better else "worse"
-        lines.append(_row([f"`{r['generator']}`", f"{r['metric']} {_arrow(run, r['metric'])}",
-                           _fmt(r["mean_diff"], r["diff_low"], r["diff_high"]), verdict,
-                           _fmt(r["w_p_holm"], digits=3), str(int(r["n"]))]))
+        lines.append(
+            _row(
+                [
+                    str(r["generator"]),
+                    f"{r['metric']} {_arrow(run, r['metric'])}",
+                    _fmt(r["mean_diff"], r["diff_low"], r["diff_high"]),
+                    verdict,
+                    _fmt(r["w_p_holm"], digits=3),
+                    str(int(r["n"])),
+                ]
+            )
+        )
     return lines
 
 
-def run_section(run: RunData, run_name: str, plots: list[Path], out_dir: Path, reference: str | None,
-                published: list[PublishedTable]) -> str:
+def run_section(
+    run: RunData,
+    run_name: str,
+    plots: list[Path],
+    out_dir: Path,
+    reference: str | None,
+    published: list[PublishedTable],
+) -> str:
     q = quality_table(run)
     d = drift_summary(run)
     gens = ranking(run, q)
@@ -140,7 +191,7 @@ def run_section(run: RunData, run_name: str, plots: list[Path], out_dir: Path, r
     lines += measured_table(run, q, d)
     lines += ["", "### Drift per metric (relative drop first→last clip, positive = worse)", ""]
     lines += drift_per_metric(run, gens, d)
-    lines += published_section(run, published, q)
+    lines += published_section(run, published, q, out_dir)
     if reference:
         lines += paired_section(run, reference)
     if plots:
@@ -151,8 +202,12 @@ def run_section(run: RunData, run_name: str, plots: list[Path], out_dir: Path, r
     return "\n".join(lines) + "\n"
 
 
-def write_leaderboard(runs: list[Path], out: Path | None = None, reference: str | None = None,
-                      published: Path | None = None) -> Path:
+def write_leaderboard(
+    runs: list[Path],
+    out: Path | None = None,
+    reference: str | None = None,
+    published: Path | None = None,
+) -> Path:
     """``leaderboard.md`` + ``plots/`` under ``out`` (default: the single run's folder).
 
     ``reference``: paired comparisons in every run that has that generator (an error if none
@@ -163,19 +218,33 @@ def write_leaderboard(runs: list[Path], out: Path | None = None, reference: str 
         raise SvibenchError("no runs given")
     out_dir = Path(out) if out else Path(runs[0])
     tables = load_published(published)
-    loaded = sorted(((load_run(Path(r)), Path(r)) for r in runs), key=lambda x: (x[0].suite, x[1].name, str(x[1])))
+    loaded = sorted(
+        ((load_run(Path(r)), Path(r)) for r in runs),
+        key=lambda x: (x[0].suite, x[1].name, str(x[1])),
+    )
     if reference and not any(reference in set(run.rows["generator"]) for run, _ in loaded):
-        raise SvibenchError(f"--reference {reference}: no such generator in {', '.join(str(r) for _, r in loaded)}")
-    sections = ["# svibench leaderboard", "",
-                "Generated by `svibench leaderboard` from committed run rows; regenerate rather than edit. "
-                "Rows marked *published* are copied from their source, not measured.", ""]
-    sections += [f"- [{run.suite} (run `{root.name}`)](#{_anchor(run.suite, root.name)})" for run, root in loaded]
+        raise SvibenchError(
+            f"--reference {reference}: no such generator in {', '.join(str(r) for _, r in loaded)}"
+        )
+    sections = [
+        "# svibench leaderboard",
+        "",
+        "Generated by `svibench leaderboard` from committed run rows; regenerate rather than edit. "
+        "Rows marked *published* are copied from their source, not measured.",
+        "",
+    ]
+    sections += [
+        f"- [{run.suite} (run `{root.name}`)](#{_anchor(run.suite, root.name)})"
+        for run, root in loaded
+    ]
     sections.append("")
     for run, root in loaded:
         write_tables(root)
         plots = plot_curves(run, out_dir / "plots", prefix=root.name)
         ref = reference if reference in set(run.rows["generator"]) else None
-        sections.append(run_section(run, root.name, plots, out_dir, ref, for_suite(tables, run.suite)))
+        sections.append(
+            run_section(run, root.name, plots, out_dir, ref, for_suite(tables, run.suite))
+        )
     path = out_dir / "leaderboard.md"
     atomic_write_text(path, "\n".join(sections))
     return path

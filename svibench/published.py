@@ -32,7 +32,17 @@ from svibench.errors import ConfigError
 from svibench.suite import read_toml
 
 DEFAULT_FOLDER = Path("baselines/published")
-_SOURCE_KEYS = {"title", "repository", "file", "lines", "revision", "dates", "metric", "confirmed", "note"}
+_SOURCE_KEYS = {
+    "title",
+    "repository",
+    "file",
+    "lines",
+    "revision",
+    "dates",
+    "metric",
+    "confirmed",
+    "note",
+}
 _TABLE_KEYS = {"suite", "title", "rows"}
 _ROW_KEYS = {"model", "score", "generator"}
 
@@ -74,7 +84,9 @@ class PublishedTable:
 def _check_keys(table: dict, allowed: set[str], where: str) -> None:
     extra = sorted(set(table) - allowed)
     if extra:
-        raise ConfigError(f"{where}: unknown key '{extra[0]}' (allowed: {', '.join(sorted(allowed))})")
+        raise ConfigError(
+            f"{where}: unknown key '{extra[0]}' (allowed: {', '.join(sorted(allowed))})"
+        )
 
 
 def load_file(path: Path) -> list[PublishedTable]:
@@ -97,12 +109,22 @@ def load_file(path: Path) -> list[PublishedTable]:
                 raise ConfigError(f"{rw}: expected {{ model = ..., score = ... }}")
             _check_keys(r, _ROW_KEYS, rw)
             score = r.get("score")
-            if not isinstance(r.get("model"), str) or isinstance(score, bool) or not isinstance(score, int | float):
-                raise ConfigError(f"{rw}: 'model' (string) and 'score' (number) are required, got {r!r}")
+            if (
+                not isinstance(r.get("model"), str)
+                or isinstance(score, bool)
+                or not isinstance(score, int | float)
+            ):
+                raise ConfigError(
+                    f"{rw}: 'model' (string) and 'score' (number) are required, got {r!r}"
+                )
             if not math.isfinite(score):
                 raise ConfigError(f"{rw}.score: must be finite, got {score!r}")
             rows.append(PublishedRow(r["model"], float(score), r.get("generator")))
-        tables.append(PublishedTable(t["suite"], str(t.get("title", t["suite"])), tuple(rows), dict(source), path))
+        tables.append(
+            PublishedTable(
+                t["suite"], str(t.get("title", t["suite"])), tuple(rows), dict(source), path
+            )
+        )
     return tables
 
 

@@ -168,6 +168,7 @@ def recycling_step(
     flow: FlowMatch,
     recycler: ErrorRecycler,
     generator: torch.Generator,
+    weighting: str = "bump",
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """One SVI training step on a batch; returns the weighted loss and stats.
 
@@ -191,7 +192,10 @@ def recycling_step(
     target = FlowMatch.target(x0, noise_err)  # clean x0: the self-correcting target
     v_pred = forward(x_t, timesteps.to(x0.device), y_err)
     per_sample = (v_pred.float() - target.float()).pow(2).flatten(1).mean(1)
-    loss = (per_sample * flow.weights[ids].to(per_sample)).mean()  # flow_match.py training_weight
+    w = (
+        flow.weights[ids] if weighting == "bump" else torch.ones(batch)
+    )  # flow_match.py training_weight
+    loss = (per_sample * w.to(per_sample)).mean()
     updated = 0
     if recycler.cfg.use_error_recycling:
         with torch.no_grad():

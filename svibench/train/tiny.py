@@ -56,16 +56,22 @@ LORA_TARGETS = [
 _TINY_PARAMS: dict[str, Param] = {
     "stage": Param("finetune", choices=("base", "finetune")),
     "base_checkpoint": Param("base", help="folder or shipped name; the start of a fine-tune"),
-    "steps": Param(120, 1, 10**7, help="optimizer steps"),
+    "steps": Param(
+        60, 1, 10**7, help="optimizer steps (base: see scripts/make_tiny_checkpoints.py)"
+    ),
     "batch_size": Param(4, 1, 1024),
-    "learning_rate": Param(2e-4, 0.0, 1.0),
+    "learning_rate": Param(5e-4, 0.0, 1.0),
     "warmup_steps": Param(0, 0, 10**6),
     "gradient_clip_val": Param(1.0, 0.0, 1e6, help="0 disables (upstream default 1.0)"),
     "train_architecture": Param("full", choices=("full", "lora")),
     "lora_rank": Param(16, 1, 4096),
     "lora_alpha": Param(16.0, 0.0, 1e6),
     "save_every": Param(50, 1, 10**7),
-    "threads": Param(0, 0, 1024, help="torch threads (0 = leave as is)"),
+    "timestep_weighting": Param("bump", choices=("bump", "uniform"), help="bump = upstream"),
+    "init_from": Param("", help="base stage: start from these weights instead of random"),
+    "threads": Param(
+        1, 0, 1024, help="torch threads while training (0 = leave as is); 1 is fastest for this toy"
+    ),
     # base-only architecture / layout (a fine-tune inherits them from its base)
     "size": Param(32, 16, 512),
     "frames": Param(17, 2, 257),
@@ -94,8 +100,17 @@ class TinyTrainer(Trainer):
             meta = json.loads(done.read_text())
             return TrainResult(out_dir, int(meta["steps"]), meta["metrics"])
         c = self.config
+        before = torch.get_num_threads()
         if c["threads"]:
             torch.set_num_threads(int(c["threads"]))
+        try:
+            return self._train(out_dir, seed, progress)
+        finally:
+            torch.set_num_threads(before)
+
+    def _train(self, out_dir: Path, seed: int, progress: Progress | None) -> TrainResult:
+        c = self.config
+        done = out_dir / "result.json"
         out_dir.mkdir(parents=True, exist_ok=True)
         model, tcfg = self._initial_model(seed)
         trainable = [p for p in model.parameters() if p.requires_grad]
@@ -129,7 +144,7 @@ class TinyTrainer(Trainer):
             def fwd(x_t, t, y_err, mask=mask):
                 return forward(model, x_t, t, y_err, mask)
 
-            loss, stats = recycling_step(fwd, x0, y, flow, recycler, gen)
+            loss, stats = recycling_step(fwd, x0, y, flow, recycler, gen, c["timestep_weighting"])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if c["gradient_clip_val"] > 0:
@@ -180,6 +195,15 @@ class TinyTrainer(Trainer):
                 ref_pad_num=c["ref_pad_num"],
             )
             model = build_model(tcfg, seed)
+            if c["init_from"]:
+                init, icfg, _ = load_checkpoint(c["init_from"])
+                if icfg != tcfg:
+                    from svibench.errors import ConfigError
+
+                    raise ConfigError(
+                        f"init_from={c['init_from']!r}: architecture {icfg} != {tcfg}"
+                    )
+                model.load_state_dict(init.state_dict())
         else:
             model, tcfg, _ = load_checkpoint(c["base_checkpoint"])
         model.requires_grad_(True)
