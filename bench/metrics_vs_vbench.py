@@ -40,6 +40,7 @@ DIMS = [
     "dynamic_degree",
     "motion_smoothness",
     "i2v_subject",
+    "i2v_background",
 ]
 
 

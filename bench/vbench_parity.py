@@ -13,8 +13,10 @@ Frames: svibench metrics take decoded frames, VBench decodes itself (decord for
 subject/background/aesthetic/imaging/i2v, cv2 for dynamic_degree/motion_smoothness). The run
 step asks the reference venv to dump both decoders' frames, reports whether PyAV's decode
 equals them, and scores the frames VBench read (so a decoder difference cannot hide or fake a
-formula difference). Weights are VBench's seeded random files (make_weights.py), so hash
-checks are off (SVIBENCH_VERIFY_WEIGHTS=0).
+formula difference). Weights are VBench's seeded random files (make_weights.py,
+make_dreamsim_weights.py for i2v_background: run_vbench.py with ``--dims i2v_background``
+creates them), so hash checks are off (SVIBENCH_VERIFY_WEIGHTS=0). Several results files can
+be given (``--vbench-json a.json b.json``): their dimensions are merged.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ DECORD_DIMS = {
     "aesthetic_quality",
     "imaging_quality",
     "i2v_subject",
+    "i2v_background",
     "temporal_flickering_decord",
 }
 CV2_DIMS = {"dynamic_degree", "motion_smoothness", "temporal_flickering"}
@@ -47,6 +50,7 @@ FEATURE_OF = {
     "dynamic_degree": ["raft_maxrad"],
     "motion_smoothness": ["amt_vfi"],
     "i2v_subject": ["dino_i2v"],
+    "i2v_background": ["dreamsim_i2v"],
     "temporal_flickering": [],
 }
 
@@ -146,13 +150,17 @@ def cmd_run(a: argparse.Namespace) -> None:
     os.environ["VBENCH_CACHE_DIR"] = str(wdir / "vbench_cache")
     os.environ["TORCH_HOME"] = str(wdir / "torch_home")
     os.environ["SVIBENCH_VERIFY_WEIGHTS"] = "0"
+    # make_dreamsim_weights.py layout (VBench's dreamsim reads it as cwd-relative ./models)
+    os.environ["SVIBENCH_DREAMSIM_DIR"] = str(wdir / "dreamsim_models")
     import torch
 
     torch.set_num_threads(a.threads)
     from svibench.metrics.base import ClipInput, FeatureCache
     from svibench.metrics.registry import FEATURES, METRICS
 
-    ref = json.load(open(a.vbench_json))["dims"]
+    ref = {}
+    for path in a.vbench_json:
+        ref.update(json.load(open(path))["dims"])
     dims = [d for d in (a.dims or list(ref)) if d in FEATURE_OF and "per_video" in ref.get(d, {})]
     feats = {}
     for d in dims:
@@ -244,7 +252,7 @@ def main() -> None:
     r = sub.add_parser("run")
     r.add_argument("--videos", required=True)
     r.add_argument("--weights", required=True)
-    r.add_argument("--vbench-json", required=True)
+    r.add_argument("--vbench-json", required=True, nargs="+")
     r.add_argument("--vbench-python", default="/tmp/vbref/venv/bin/python")
     r.add_argument("--dims", nargs="*")
     r.add_argument("--batch-size", type=int, default=8)

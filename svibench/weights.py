@@ -10,7 +10,9 @@ Search order for a catalogue entry ``NAME`` (first hit wins):
 3. the entry's standard caches, in the order listed: VBench's cache (``$VBENCH_CACHE_DIR`` or
    ``~/.cache/vbench``, so VBench users reuse their downloads), the torch hub dir
    (``$TORCH_HOME/hub/checkpoints``), pyiqa's dir (``$TORCH_HOME/hub/pyiqa``), OpenAI CLIP's
-   ``~/.cache/clip`` and the Hugging Face hub cache (``$HF_HUB_CACHE``).
+   ``~/.cache/clip``, the Hugging Face hub cache (``$HF_HUB_CACHE``) and DreamSim's cache
+   (``$SVIBENCH_DREAMSIM_DIR``, else ``./models``: the cwd-relative ``cache_dir`` default of
+   ``dreamsim(pretrained=True)``, which is what VBench-I2V's i2v_background uses).
 
 A file that is absent, or whose sha256 differs from the expected one (full digest where it is
 known, else the 8-hex prefix torch-hub style names carry), raises ``MissingWeightsError``
@@ -33,7 +35,7 @@ import tomllib
 from svibench.errors import ConfigError, MissingWeightsError
 
 # root kinds -> directory
-_ROOTS = ("vbench", "torch_hub", "pyiqa", "clip", "hf_hub")
+_ROOTS = ("vbench", "torch_hub", "pyiqa", "clip", "hf_hub", "dreamsim")
 
 
 def _torch_home() -> Path:
@@ -54,6 +56,8 @@ def root_dir(kind: str) -> Path:
     if kind == "hf_hub":
         hf_home = Path(os.environ.get("HF_HOME", "~/.cache/huggingface")).expanduser()
         return Path(os.environ.get("HF_HUB_CACHE", hf_home / "hub")).expanduser()
+    if kind == "dreamsim":  # dreamsim model.py dreamsim(cache_dir="./models")
+        return Path(os.environ.get("SVIBENCH_DREAMSIM_DIR", "models")).expanduser()
     raise ValueError(f"unknown weights root {kind!r} (known: {', '.join(_ROOTS)})")
 
 
@@ -98,6 +102,16 @@ _OPENAI = "https://openaipublic.azureedge.net/clip/models"
 # openai-clip clip/clip.py _MODELS: the URL path segment is the file's sha256
 _B32 = "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af"
 _L14 = "b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836"
+# dreamsim config.py dreamsim_weights["ensemble"]: one zip holding the CLIP/OpenCLIP ViTs and
+# the LoRA (``fetch`` extracts the one file an entry needs); the DINO backbone is DINO's own file
+_DREAMSIM_ZIP = (
+    "https://github.com/ssundaram21/dreamsim/releases/download/v0.2.0-checkpoints/"
+    "dreamsim_ensemble_checkpoint.zip"
+)
+_DREAMSIM_NOTE = (
+    "DreamSim 0.2.1 ensemble (i2v_background); the files unzip into DreamSim's cache dir "
+    "(./models for `dreamsim(pretrained=True)`, or $SVIBENCH_DREAMSIM_DIR)"
+)
 CATALOGUE: dict[str, WeightSpec] = {
     s.name: s
     for s in [
@@ -200,6 +214,61 @@ CATALOGUE: dict[str, WeightSpec] = {
             "https://huggingface.co/lalala125/AMT/resolve/main/amt-s.pth",
             "amt",
             size_mb=12,
+        ),
+        WeightSpec(
+            "dreamsim_dino_vitb16",
+            "dino_vitbase16_pretrain.pth",
+            "DINO ViT-B/16 backbone of DreamSim's ensemble (DINO's own file; DreamSim points "
+            "torch.hub at its cache dir, so it sits in <cache>/checkpoints/)",
+            ("i2v_background",),
+            (
+                Location("dreamsim", "checkpoints/dino_vitbase16_pretrain.pth", "state_dict"),
+                Location("torch_hub", "dino_vitbase16_pretrain.pth", "state_dict"),
+                Location("vbench", "dino_model/dino_vitbase16_pretrain.pth", "state_dict"),
+            ),
+            "https://dl.fbaipublicfiles.com/dino/dino_vitbase16_pretrain/dino_vitbase16_pretrain.pth",
+            "state_dict",
+            size_mb=343,
+            note=_DREAMSIM_NOTE,
+        ),
+        WeightSpec(
+            "dreamsim_clip_vitb16",
+            "clip_vitb16_pretrain.pth.tar",
+            "OpenAI CLIP ViT-B/16 as a DINO-style ViT (DreamSim), {'state_dict': sd + 'proj'}",
+            ("i2v_background",),
+            (Location("dreamsim", "clip_vitb16_pretrain.pth.tar", "state_dict"),),
+            _DREAMSIM_ZIP,
+            "state_dict",
+            size_mb=345,
+            note=_DREAMSIM_NOTE,
+        ),
+        WeightSpec(
+            "dreamsim_open_clip_vitb16",
+            "open_clip_vitb16_pretrain.pth.tar",
+            "OpenCLIP ViT-B/16 (LAION-400M) as a DINO-style ViT (DreamSim), "
+            "{'state_dict': sd + 'proj'}",
+            ("i2v_background",),
+            (Location("dreamsim", "open_clip_vitb16_pretrain.pth.tar", "state_dict"),),
+            _DREAMSIM_ZIP,
+            "state_dict",
+            size_mb=345,
+            note=_DREAMSIM_NOTE,
+        ),
+        WeightSpec(
+            "dreamsim_ensemble_lora",
+            "adapter_model.safetensors",
+            "DreamSim ensemble LoRA (peft, r 16, alpha 0.5 on every qkv); adapter_config.json "
+            "beside it is read when present",
+            ("i2v_background",),
+            (
+                Location("dreamsim", "ensemble_lora/adapter_model.safetensors", "peft_lora"),
+                # older peft saves the same tensors as a pickle
+                Location("dreamsim", "ensemble_lora/adapter_model.bin", "peft_lora"),
+            ),
+            _DREAMSIM_ZIP,
+            "peft_lora",
+            size_mb=7,
+            note=_DREAMSIM_NOTE,
         ),
     ]
 }

@@ -380,3 +380,71 @@ class AmtVfi(_Backbone):
         odd = frames[1::2][: len(preds)]
         diff = np.abs(preds.astype(np.int16) - odd.astype(np.int16))  # == cv2.absdiff on uint8
         return diff.reshape(len(preds), -1).mean(axis=1)
+
+
+# ----------------------------------------------------------------------------- DreamSim
+def dreamsim_frames(x: torch.Tensor) -> torch.Tensor:
+    """i2v_background frames: Resize((224, 224), bicubic) with torchvision's default antialias
+    (True) on float 0..255, then /255; no mean/std here, DreamSim normalises per branch
+    (vbench2_beta_i2v/utils.py dreamsim_transform)."""
+    import torchvision.transforms.functional as TF
+    from torchvision.transforms import InterpolationMode
+
+    return TF.resize(x, [224, 224], InterpolationMode.BICUBIC, antialias=True) / 255.0
+
+
+def dreamsim_image(image: np.ndarray) -> torch.Tensor:
+    """i2v_background conditioning image: PIL Resize((224, 224), bicubic) + ToTensor
+    (vbench2_beta_i2v/utils.py dreamsim_transform_Image). Returns (1, 3, 224, 224)."""
+    import torchvision.transforms.functional as TF
+    from PIL import Image
+    from torchvision.transforms import InterpolationMode
+
+    pil = TF.resize(Image.fromarray(image), [224, 224], InterpolationMode.BICUBIC)
+    return TF.to_tensor(pil)[None]
+
+
+def build_dreamsim(paths: dict[str, Any]) -> nn.Module:
+    """DreamSim ensemble from its four files (resolved ``svibench.weights`` entries)."""
+    from pathlib import Path
+
+    from svibench.metrics.vbench.nets.dreamsim import DreamSimEnsemble, build_branch, lora_scaling
+
+    branches = [
+        build_branch(kind, load_checkpoint(str(paths[w].path)))
+        for kind, w in zip(("dino", "clip", "open_clip"), DreamSimI2V.weights[:3], strict=True)
+    ]
+    model = DreamSimEnsemble(*branches)
+    lora = paths["dreamsim_ensemble_lora"].path
+    n = model.merge_lora(load_checkpoint(str(lora)), lora_scaling(Path(lora).parent))
+    if n != sum(len(b.blocks) for b in branches):
+        raise SvibenchError(f"{lora}: expected LoRA on every qkv of the 3 ViTs, found {n}")
+    return model.eval()
+
+
+class DreamSimI2V(_Backbone):
+    """DreamSim ensemble embedding of the conditioning image and of every frame,
+    i2v_background preprocessing; rows already DreamSim-normalised. (T, 1792) float32."""
+
+    name = "dreamsim_i2v"
+    weights = (
+        "dreamsim_dino_vitb16",
+        "dreamsim_clip_vitb16",
+        "dreamsim_open_clip_vitb16",
+        "dreamsim_ensemble_lora",
+    )
+
+    def load(self) -> None:
+        if self.model is None:
+            from svibench.weights import resolve
+
+            paths = {w: resolve(w) for w in self.weights}
+            key = "|".join(str(r.path) for r in paths.values())
+            self.model = _shared(self.name, self.device, key, lambda: build_dreamsim(paths))
+            self.model = self.model.to(self.device).eval()
+
+    def __call__(self, clip: ClipInput) -> dict[str, torch.Tensor]:
+        self._ensure()
+        frames = self._batched(clip.frames, self.model, dreamsim_frames)
+        image = self._batched(dreamsim_image(clip.reference), self.model)[0]
+        return {"frames": frames, "reference": image}

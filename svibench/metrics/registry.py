@@ -21,6 +21,7 @@ METRICS = Registry(
         "dynamic_degree": "svibench.metrics.vbench.dynamic:DynamicDegree",
         "motion_smoothness": "svibench.metrics.vbench.motion_smoothness:MotionSmoothness",
         "i2v_subject": "svibench.metrics.vbench.i2v:I2VSubject",
+        "i2v_background": "svibench.metrics.vbench.i2v_background:I2VBackground",
         "clip_text": "svibench.metrics.vbench.clip_text:ClipText",
         "quality_score": "svibench.metrics.vbench.quality_score:QualityScore",
     },
@@ -33,6 +34,7 @@ FEATURES = Registry(
         # (backbone, preprocessing) pairs; see svibench/metrics/features.py
         "dino_vbench": "svibench.metrics.features:DinoVBench",
         "dino_i2v": "svibench.metrics.features:DinoI2V",
+        "dreamsim_i2v": "svibench.metrics.features:DreamSimI2V",
         "clip_b32_vbench": "svibench.metrics.features:ClipB32VBench",
         "clip_l14_vbench": "svibench.metrics.features:ClipL14VBench",
         "clip_l14_text": "svibench.metrics.features:ClipL14Text",
