@@ -38,7 +38,9 @@ import numpy as np
 from svibench.atomic import atomic_write, atomic_write_json, atomic_write_text
 from svibench.config import Config
 from svibench.errors import ConfigError
+from svibench.report import save_png
 from svibench.store import config_hash
+from svibench.tomlcheck import check_keys
 
 # Values swept when none are given. clean_buffer_update_prob: 1.0 before, 0.1 in the optimised
 # SVI recipe (UPSTREAM_SVI.md:50), 0 = clean steps never update the banks.
@@ -244,11 +246,7 @@ def build_spec(
     table = config.sections.get("ablate", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: expected a table")
-    extra = sorted(set(table) - _ABLATE_KEYS)
-    if extra:
-        raise ConfigError(
-            f"{where}: unknown key '{extra[0]}' (allowed: {', '.join(sorted(_ABLATE_KEYS))})"
-        )
+    check_keys(table, _ABLATE_KEYS, where)
     base = config.path.resolve().parent
 
     trainer_name = trainer or table.get("trainer", "tiny")
@@ -1180,13 +1178,7 @@ def plot_vs_value(result: AblationResult, run: Any, long, folder: Path) -> list[
                 ax.legend(fontsize=7)
         fig.suptitle(f"{spec.name}: mean and 95 % CI over (case, seed)", fontsize=9)
         fig.tight_layout()
-        path = folder / f"{metric}_vs_{p0}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(
-            path, lambda p, fig=fig: fig.savefig(p, format="png", metadata={"Software": None})
-        )
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save_png(fig, folder / f"{metric}_vs_{p0}.png"))
     return paths
 
 

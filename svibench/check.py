@@ -45,6 +45,7 @@ from svibench.atomic import atomic_write_text
 from svibench.config import Config
 from svibench.errors import ConfigError, SvibenchError
 from svibench.report import RunData, drift_summary, quality_table
+from svibench.tomlcheck import check_keys
 
 FORMAT_VERSION = 1
 DRIFT_MEASURES = ("delta", "slope_per_min", "rel_drop", "vde_norm")
@@ -149,11 +150,7 @@ def load_check_config(cfg: Config) -> CheckConfig:
     raw = cfg.sections.get("check", {})
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a table")
-    extra = sorted(set(raw) - _CHECK_KEYS)
-    if extra:
-        raise ConfigError(
-            f"{where}: unknown key '{extra[0]}' (allowed: {', '.join(sorted(_CHECK_KEYS))})"
-        )
+    check_keys(raw, _CHECK_KEYS, where)
     base = Path(cfg.path).resolve().parent
     suite = raw.get("suite", "check")
     if not isinstance(suite, str) or not suite:

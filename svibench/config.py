@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from svibench.errors import ConfigError
-from svibench.suite import read_toml
+from svibench.tomlcheck import check_keys, read_toml
 
 DEFAULT_CONFIG = "svibench.toml"
 DEVICES = ("cpu", "cuda", "auto")
@@ -90,24 +90,16 @@ def _names(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _unknown(table: dict, allowed: set[str], where: str) -> None:
-    extra = sorted(set(table) - allowed)
-    if extra:
-        raise ConfigError(
-            f"{where}: unknown key '{extra[0]}' (allowed: {', '.join(sorted(allowed))})"
-        )
-
-
 def load_config(path: str | Path | None = None) -> Config:
     """Read ``svibench.toml`` (``path``, ``$SVIBENCH_CONFIG`` or ./svibench.toml)."""
     path = Path(path or os.environ.get("SVIBENCH_CONFIG", DEFAULT_CONFIG))
     raw = read_toml(path)
     where = str(path)
-    _unknown(raw, _TOP, where)
+    check_keys(raw, _TOP, where)
     run = _expect(raw.get("run", {}), dict, f"{where} [run]", "a table")
-    _unknown(run, _RUN, f"{where} [run]")
+    check_keys(run, _RUN, f"{where} [run]")
     paths = _expect(raw.get("paths", {}), dict, f"{where} [paths]", "a table")
-    _unknown(paths, _PATHS, f"{where} [paths]")
+    check_keys(paths, _PATHS, f"{where} [paths]")
 
     base = path.resolve().parent
     results = base / _expect(run.get("results", "results"), str, f"{where} [run].results", "a path")

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from svibench.errors import ConfigError
-from svibench.suite import read_toml
+from svibench.tomlcheck import check_keys, read_toml
 
 DEFAULT_FOLDER = Path("baselines/published")
 _SOURCE_KEYS = {
@@ -81,33 +81,25 @@ class PublishedTable:
         return ", ".join(parts)
 
 
-def _check_keys(table: dict, allowed: set[str], where: str) -> None:
-    extra = sorted(set(table) - allowed)
-    if extra:
-        raise ConfigError(
-            f"{where}: unknown key '{extra[0]}' (allowed: {', '.join(sorted(allowed))})"
-        )
-
-
 def load_file(path: Path) -> list[PublishedTable]:
     raw = read_toml(path)
-    _check_keys(raw, {"source", "tables"}, str(path))
+    check_keys(raw, {"source", "tables"}, str(path))
     source = raw.get("source", {})
     if not isinstance(source, dict) or "title" not in source:
         raise ConfigError(f"{path} [source]: a table with at least 'title' is required")
-    _check_keys(source, _SOURCE_KEYS, f"{path} [source]")
+    check_keys(source, _SOURCE_KEYS, f"{path} [source]")
     tables = []
     for i, t in enumerate(raw.get("tables", [])):
         where = f"{path} [[tables]] #{i + 1}"
         if not isinstance(t, dict) or not isinstance(t.get("suite"), str):
             raise ConfigError(f"{where}: 'suite' (the suite name, e.g. 10prompt_50s) is required")
-        _check_keys(t, _TABLE_KEYS, where)
+        check_keys(t, _TABLE_KEYS, where)
         rows = []
         for j, r in enumerate(t.get("rows", [])):
             rw = f"{where}.rows[{j}]"
             if not isinstance(r, dict):
                 raise ConfigError(f"{rw}: expected {{ model = ..., score = ... }}")
-            _check_keys(r, _ROW_KEYS, rw)
+            check_keys(r, _ROW_KEYS, rw)
             score = r.get("score")
             if (
                 not isinstance(r.get("model"), str)

@@ -197,14 +197,18 @@ def plot_curves(run: RunData, folder: Path, prefix: str | None = None) -> list[P
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        path = folder / f"drift_{prefix or run.suite}_{metric}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(
-            path, lambda p, fig=fig: fig.savefig(p, format="png", metadata={"Software": None})
-        )
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save_png(fig, folder / f"drift_{prefix or run.suite}_{metric}.png"))
     return paths
+
+
+def save_png(fig, path: Path) -> Path:
+    """Write a matplotlib figure atomically, without the version stamp (byte-stable PNGs), and close it."""
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda p: fig.savefig(p, format="png", metadata={"Software": None}))
+    plt.close(fig)
+    return path
 
 
 def paired_table(run: RunData, reference: str) -> pd.DataFrame:

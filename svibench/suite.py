@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import tomllib
 
 from svibench.errors import ConfigError
+from svibench.tomlcheck import check_keys, read_toml
 
 SVI_DATASET_HINT = (
     "the SVI benchmark comes from the Hugging Face dataset 'vita-video-gen/svi-benchmark' "
@@ -185,16 +185,8 @@ _INT_MIN = {
 }
 
 
-def _check_keys(table: dict, allowed: set[str], where: str) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})"
-        )
-
-
 def _protocol(table: dict, where: str) -> Protocol:
-    _check_keys(table, _PROTOCOL_KEYS, f"{where} [protocol]")
+    check_keys(table, _PROTOCOL_KEYS, f"{where} [protocol]")
     for key, value in table.items():
         if not isinstance(value, int) or isinstance(value, bool):
             raise ConfigError(f"{where} [protocol].{key}: must be an integer, got {value!r}")
@@ -210,17 +202,6 @@ def _protocol(table: dict, where: str) -> Protocol:
     return p
 
 
-def read_toml(path: Path) -> dict:
-    if not path.is_file():
-        raise ConfigError(f"{path}: file not found")
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: malformed TOML ({e})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-
-
 def load_suite(
     path: str | Path, data: str | Path | None = None, datasets: dict | None = None
 ) -> Suite:
@@ -232,9 +213,9 @@ def load_suite(
     path = Path(path)
     raw = read_toml(path)
     where = str(path)
-    _check_keys(raw, {"suite", "protocol", "dataset", "cases"}, where)
+    check_keys(raw, {"suite", "protocol", "dataset", "cases"}, where)
     head = raw.get("suite", {})
-    _check_keys(head, {"name", "description", "version"}, f"{where} [suite]")
+    check_keys(head, {"name", "description", "version"}, f"{where} [suite]")
     name = head.get("name") or path.stem
     if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
         raise ConfigError(f"{where} [suite].name: use letters, digits, '-' and '_', got {name!r}")
@@ -263,7 +244,7 @@ def load_suite(
 def _dataset_cases(
     table: dict, where: str, data: str | Path | None, datasets: dict
 ) -> tuple[Case, ...]:
-    _check_keys(table, {"name", "subset", "limit", "path"}, f"{where} [dataset]")
+    check_keys(table, {"name", "subset", "limit", "path"}, f"{where} [dataset]")
     dname = table.get("name", "svi-benchmark")
     root = Path(data) if data else None
     if root is None and table.get("path"):
@@ -283,7 +264,7 @@ def _dataset_cases(
 
 
 def _case(entry: dict, base: Path, where: str) -> Case:
-    _check_keys(entry, {"id", "image", "prompts", "prompt_file"}, where)
+    check_keys(entry, {"id", "image", "prompts", "prompt_file"}, where)
     cid = entry.get("id")
     if not isinstance(cid, str) or not cid or "/" in cid:
         raise ConfigError(f"{where}.id: a non-empty string without '/' is required")

@@ -62,7 +62,7 @@ def test_frames_to_uint8_and_config_errors():
     assert out.dtype == np.uint8 and out.ravel().tolist() == [0, 128, 255]
     with pytest.raises(ConfigError, match="model"):
         GENERATORS.get("diffusers-i2v")(name="x")
-    with pytest.raises(ConfigError, match="unknown key"):
+    with pytest.raises(ConfigError, match="unknown parameter"):
         make(steps=3)
     with pytest.raises(ConfigError, match="no pipeline class"):
         _ = make(pipeline="NoSuchPipeline").pipeline

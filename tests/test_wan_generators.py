@@ -121,7 +121,7 @@ def test_out_of_order_clip_and_bad_config():
         session.next_clip("a cat", 1, 42)
     with pytest.raises(ConfigError, match="4k\\+1"):
         gen.start(CASE, Protocol(frames_per_clip=10, width=W, height=H), reference_image())
-    with pytest.raises(ConfigError, match="unknown key 'stepz'"):
+    with pytest.raises(ConfigError, match="unknown parameter 'stepz'"):
         make("wan-chained", stepz=3)
     with pytest.raises(ConfigError, match="variant"):
         make("svi", variant="movie")

@@ -45,6 +45,14 @@ class Generator(ABC):
     description: ClassVar[str] = ""
 
     def __init__(self, name: str, device: str = "cpu", **params: Any) -> None:
+        unknown = sorted(set(params) - set(self.params))
+        if unknown:
+            from svibench.errors import ConfigError
+
+            raise ConfigError(
+                f"[generators.{name}]: unknown parameter '{unknown[0]}' for {type(self).__name__} "
+                f"(allowed: {', '.join(sorted(self.params)) or 'none'})"
+            )
         self.name = name
         self.device = device
         self.config = {**self.params, **params}

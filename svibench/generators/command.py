@@ -57,11 +57,6 @@ class CommandGenerator(Generator):
     def __init__(self, name: str, device: str = "cpu", **params: Any) -> None:
         super().__init__(name, device, **params)
         where = f"[generators.{name}]"
-        unknown = sorted(set(self.config) - set(self.params))
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(self.params))})"
-            )
         cmd = self.config["command"]
         if isinstance(cmd, str):
             try:

@@ -74,12 +74,6 @@ class DiffusersI2VGenerator(Generator):
     }
 
     def __init__(self, name: str, device: str = "cpu", **params: Any) -> None:
-        unknown = sorted(set(params) - set(self.params))
-        if unknown:
-            raise ConfigError(
-                f"[generators.{name}]: unknown key '{unknown[0]}' "
-                f"(allowed: {', '.join(sorted(self.params))})"
-            )
         super().__init__(name, device, **params)
         if not self.config["model"]:
             raise ConfigError(

@@ -59,11 +59,6 @@ class ReplayGenerator(Generator):
     def __init__(self, name: str, device: str = "cpu", **params: Any) -> None:
         super().__init__(name, device, **params)
         where = f"[generators.{name}]"
-        unknown = sorted(set(self.config) - set(self.params))
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(self.params))})"
-            )
         root = self.config["root"]
         if not isinstance(root, str) or not root:
             raise ConfigError(f"{where}.root: the folder holding the videos is required")

@@ -60,12 +60,6 @@ class WanChainedGenerator(Generator):
     }
 
     def __init__(self, name: str, device: str = "cpu", **params: Any) -> None:
-        unknown = sorted(set(params) - set(self.params))
-        if unknown:
-            raise ConfigError(
-                f"[generators.{name}]: unknown key '{unknown[0]}' "
-                f"(allowed: {', '.join(sorted(self.params))})"
-            )
         super().__init__(name, device, **params)
         self._pipe = None
         m = self.config["motion_frames"]
