@@ -100,6 +100,8 @@ def main() -> None:
     os.environ["VBENCH_CACHE_DIR"] = str(wdir / "vbench_cache")
     os.environ["TORCH_HOME"] = str(wdir / "torch_home")
     os.environ["SVIBENCH_VERIFY_WEIGHTS"] = "0"
+    # make_dreamsim_weights.py layout (i2v_background)
+    os.environ["SVIBENCH_DREAMSIM_DIR"] = str(wdir / "dreamsim_models")
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 

@@ -5,7 +5,7 @@ preprocessing (Resize 256 bicubic antialiased + CenterCrop 224; PIL path for the
 
 The conditioning image is ``ClipInput.reference`` (the case image at frame size). For a
 continuation clip k > 0 that is still the case image: drift from it is what long-horizon
-evaluation wants to see. (i2v_background needs DreamSim and is not implemented yet.)
+evaluation wants to see. i2v_background (DreamSim) reuses ``i2v_score``: i2v_background.py.
 """
 
 from __future__ import annotations
