@@ -53,14 +53,27 @@ def measure(tmp: Path, clips: int, size: int, frames: int, videos: bool, metrics
     suite.write_text(suite_text(clips, size, frames))
     out = Path(tempfile.mkdtemp(dir=tmp))  # a fresh run every time (never a resumed one)
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(suite), str(out), "1" if videos else "0", metrics, str(ROOT / "svibench.toml")],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(suite),
+            str(out),
+            "1" if videos else "0",
+            metrics,
+            str(ROOT / "svibench.toml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--frames", type=int, default=33)
     ap.add_argument("--metrics", default="default")

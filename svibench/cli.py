@@ -43,6 +43,7 @@ def _mount() -> None:
     except ImportError:  # pragma: no cover
         pass
 
+
 ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="svibench.toml to use (default: ./svibench.toml)."),

@@ -26,4 +26,6 @@ def check_keys(table: dict, allowed: set[str], where: str) -> None:
     """Reject the first key of ``table`` that is not in ``allowed``, listing what is."""
     unknown = sorted(set(table) - set(allowed))
     if unknown:
-        raise ConfigError(f"{where}: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})")
+        raise ConfigError(
+            f"{where}: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})"
+        )

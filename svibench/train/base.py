@@ -41,7 +41,9 @@ class Param:
         if isinstance(self.default, (int, float)):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"{name}={value!r}: expected a number")
-            if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            if (self.low is not None and value < self.low) or (
+                self.high is not None and value > self.high
+            ):
                 raise ConfigError(f"{name}={value!r}: out of range [{self.low}, {self.high}]")
             return type(self.default)(value) if isinstance(self.default, float) else value
         return value
