@@ -38,7 +38,7 @@ import numpy as np
 from svibench.atomic import atomic_write, atomic_write_json, atomic_write_text
 from svibench.config import Config
 from svibench.errors import ConfigError
-from svibench.report import save_png
+from svibench.report import format_ci, save_png
 from svibench.store import config_hash
 from svibench.tomlcheck import check_keys
 
@@ -987,15 +987,6 @@ def build_tables(result: AblationResult):
     return run, long, paired, rows
 
 
-def _cell(mean: float, low: float = np.nan, high: float = np.nan, digits: int = 4) -> str:
-    if not np.isfinite(mean):
-        return "–"
-    s = f"{mean:.{digits}f}"
-    if np.isfinite(low) and np.isfinite(high):
-        s += f" [{low:.{digits}f}, {high:.{digits}f}]"
-    return s
-
-
 def _headline(run: Any) -> str:
     return run.headline if run is not None else ""
 
@@ -1034,7 +1025,7 @@ def render_markdown(result: AblationResult, run: Any, long, paired, plots: list[
         if idx is None or key not in idx.index:
             return "–"
         r = idx.loc[key]
-        return _cell(r["mean"], r["low"], r["high"], digits)
+        return format_ci(r["mean"], r["low"], r["high"], digits)
 
     status = long.drop_duplicates("label").set_index("label")
     header = [
@@ -1089,8 +1080,8 @@ def render_markdown(result: AblationResult, run: Any, long, paired, plots: list[
             what = "quality" if r.measure == "mean" else "drift (rel. drop)"
             lines.append(
                 f"| `{r.label}` | {r.metric} {arrows.get(r.metric, '')} | {what} | "
-                f"{_cell(r.mean_diff, r.diff_low, r.diff_high)} | {sig}{_cell(r.w_p_holm, digits=3)}{sig.strip() and '**'} | "
-                f"{_cell(r.t_p_holm, digits=3)} | {int(r.n)} |"
+                f"{format_ci(r.mean_diff, r.diff_low, r.diff_high)} | {sig}{format_ci(r.w_p_holm, digits=3)}{sig.strip() and '**'} | "
+                f"{format_ci(r.t_p_holm, digits=3)} | {int(r.n)} |"
             )
     train_rows = []
     for v in result.variants:
@@ -1099,8 +1090,8 @@ def render_markdown(result: AblationResult, run: Any, long, paired, plots: list[
         m = t.get("metrics", {})
         train_rows.append(
             f"| `{v.generator}` | {o.get('status', '?')}{' (cached)' if o.get('cached') else ''} | "
-            f"{t.get('steps', '–')} | {_cell(m.get('final_loss', np.nan))} | "
-            f"{_cell(t.get('seconds', np.nan), digits=1)} | `{v.train_dir.name}` |"
+            f"{t.get('steps', '–')} | {format_ci(m.get('final_loss', np.nan))} | "
+            f"{format_ci(t.get('seconds', np.nan), digits=1)} | `{v.train_dir.name}` |"
         )
     lines += [
         "",
@@ -1252,7 +1243,7 @@ def print_summary(result: AblationResult, console: Any) -> None:
         def g(measure, lb=lb):
             key = (lb, head, measure)
             return (
-                _cell(*idx.loc[key, ["mean", "low", "high"]])
+                format_ci(*idx.loc[key, ["mean", "low", "high"]])
                 if idx is not None and key in idx.index
                 else "–"
             )
@@ -1264,7 +1255,7 @@ def print_summary(result: AblationResult, console: Any) -> None:
         )
         st = s["status"] if s["status"] == "ok" else f"[red]{s['status']}[/red]"
         t.add_row(
-            lb + (" ★" if lb == ref else ""), st, g("mean"), g("rel_drop"), _cell(p, digits=3)
+            lb + (" ★" if lb == ref else ""), st, g("mean"), g("rel_drop"), format_ci(p, digits=3)
         )
     console.print(t)
     for g, o in result.outcomes.items():

@@ -22,8 +22,8 @@ from svibench.errors import SvibenchError
 from svibench.published import PublishedTable, for_suite, load_published
 from svibench.report import (
     RunData,
-    _fmt,
     drift_summary,
+    format_ci,
     load_run,
     paired_table,
     plot_curves,
@@ -70,11 +70,15 @@ def measured_table(run: RunData, q: pd.DataFrame, d: pd.DataFrame) -> list[str]:
         cells = [str(i), gen]
         for c in cols:
             key = (gen, c)
-            cells.append(_fmt(*qi.loc[key, ["mean", "low", "high"]]) if key in qi.index else "–")
+            cells.append(
+                format_ci(*qi.loc[key, ["mean", "low", "high"]]) if key in qi.index else "–"
+            )
         for measure, _ in HEADLINE_DRIFT:
             key = (gen, run.headline, measure)
             cells.append(
-                _fmt(*di.loc[key, ["mean", "low", "high"]], digits=3) if key in di.index else "–"
+                format_ci(*di.loc[key, ["mean", "low", "high"]], digits=3)
+                if key in di.index
+                else "–"
             )
         n = int(qi.loc[(gen, run.headline), "n"]) if (gen, run.headline) in qi.index else 0
         cells += [str(n), str(int(seeds.get(gen, 0)))]
@@ -90,7 +94,9 @@ def drift_per_metric(run: RunData, gens: list[str], d: pd.DataFrame) -> list[str
         for gen in gens:
             key = (gen, metric, "rel_drop")
             cells.append(
-                _fmt(*di.loc[key, ["mean", "low", "high"]], digits=3) if key in di.index else "–"
+                format_ci(*di.loc[key, ["mean", "low", "high"]], digits=3)
+                if key in di.index
+                else "–"
             )
         lines.append(_row(cells))
     return lines
@@ -118,7 +124,7 @@ def published_section(
         lines += _header(["model", "published score", f"measured here ({run.headline})"])
         for r in sorted(t.rows, key=lambda r: (-r.score, r.model)):
             measured = (
-                _fmt(head[r.generator]) + f" (`{r.generator}`)"
+                format_ci(head[r.generator]) + f" (`{r.generator}`)"
                 if r.generator in head.index
                 else "–"
             )
@@ -153,9 +159,9 @@ def paired_section(run: RunData, reference: str) -> list[str]:
                 [
                     str(r["generator"]),
                     f"{r['metric']} {_arrow(run, r['metric'])}",
-                    _fmt(r["mean_diff"], r["diff_low"], r["diff_high"]),
+                    format_ci(r["mean_diff"], r["diff_low"], r["diff_high"]),
                     verdict,
-                    _fmt(r["w_p_holm"], digits=3),
+                    format_ci(r["w_p_holm"], digits=3),
                     str(int(r["n"])),
                 ]
             )

@@ -114,9 +114,10 @@ def write_tables(root: Path) -> dict[str, Path]:
     return out
 
 
-def _fmt(
+def format_ci(
     mean: float, low: float = float("nan"), high: float = float("nan"), digits: int = 4
 ) -> str:
+    """``mean [low, high]`` with fixed digits; "–" when undefined (deterministic table cells)."""
     if not np.isfinite(mean):
         return "–"
     s = f"{mean:.{digits}f}"
@@ -157,13 +158,13 @@ def print_summary(root: Path, console: Any) -> None:
         arrow = "↑" if run.directions[c] else "↓"
         table.add_row(
             f"{c} {arrow}",
-            *[_fmt(q.loc[(g, c), "mean"]) if (g, c) in q.index else "–" for g in gens],
+            *[format_ci(q.loc[(g, c), "mean"]) if (g, c) in q.index else "–" for g in gens],
         )
     for c in run.columns:
         table.add_row(
             f"drift {c}",
             *[
-                _fmt(d.loc[(g, c, "rel_drop"), "mean"], digits=3)
+                format_ci(d.loc[(g, c, "rel_drop"), "mean"], digits=3)
                 if (g, c, "rel_drop") in d.index
                 else "–"
                 for g in gens
