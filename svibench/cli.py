@@ -28,20 +28,12 @@ app.add_typer(list_app, name="list")
 def _mount() -> None:
     """Subcommands that live in their own modules (svibench/commands/); imports stay light."""
     from svibench.commands import weights
+    from svibench.commands.ablate import ablate
+    from svibench.commands.check import check
 
     app.add_typer(weights.app, name="weights")
-    try:
-        from svibench.commands.ablate import ablate
-
-        app.command("ablate")(ablate)
-    except ImportError:  # pragma: no cover - module being written
-        pass
-    try:
-        from svibench.commands.check import check
-
-        app.command("check")(check)
-    except ImportError:  # pragma: no cover
-        pass
+    app.command("ablate")(ablate)
+    app.command("check")(check)
 
 
 ConfigOpt = Annotated[
