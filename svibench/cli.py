@@ -166,7 +166,7 @@ def leaderboard(
 ) -> None:
     """Write leaderboard.md (+ drift plots) from one or more runs."""
     from svibench.config import load_config
-    from svibench.report import write_leaderboard
+    from svibench.leaderboard import write_leaderboard
 
     if not runs:
         cfg = load_config(config)

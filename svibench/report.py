@@ -1,4 +1,4 @@
-"""Tables, summaries, leaderboard Markdown and drift plots from committed run rows.
+"""Tables, summaries and drift plots from committed run rows (Markdown: svibench.leaderboard).
 
 Everything here is a pure read of ``results/<run>/rows``: deterministic ordering and fixed
 number formatting, so rerunning (or resuming) a run yields byte-identical tables.
@@ -233,15 +233,3 @@ def paired_table(run: RunData, reference: str) -> pd.DataFrame:
     if not df.empty:
         df["w_p_holm"] = holm(df["w_p"].to_numpy())
     return df
-
-
-def write_leaderboard(
-    runs: list[Path],
-    out: Path | None = None,
-    reference: str | None = None,
-    published: Path | None = None,
-) -> Path:
-    """leaderboard.md (+ PNG drift plots) for one or more runs; see ``svibench.leaderboard``."""
-    from svibench.leaderboard import write_leaderboard as write
-
-    return write(runs, out, reference=reference, published=published)
