@@ -255,7 +255,7 @@ def main() -> None:
     r.add_argument("--vbench-json", required=True, nargs="+")
     r.add_argument("--vbench-python", default="/tmp/vbref/venv/bin/python")
     r.add_argument("--dims", nargs="*")
-    r.add_argument("--batch-size", type=int, default=8)
+    r.add_argument("--batch-size", type=int, default=None)
     r.add_argument("--threads", type=int, default=2)
     r.add_argument("--out")
     a = ap.parse_args()

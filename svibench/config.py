@@ -29,7 +29,7 @@ class Config:
     threads: int = 2
     generators: tuple[str, ...] = ()  # the default set that `run` uses
     metrics: tuple[str, ...] = ()  # the default metric set (resolved names)
-    batch_size: int = 16
+    batch_size: int | None = None  # None: each backbone's tuned default per device
     save_videos: bool = True
     weights_dir: Path | None = None
     datasets: dict[str, str] = field(default_factory=dict)
@@ -111,9 +111,13 @@ def load_config(path: str | Path | None = None) -> Config:
     threads = _expect(run.get("threads", 2), int, f"{where} [run].threads", "an integer >= 1")
     if threads < 1:
         raise ConfigError(f"{where} [run].threads: must be >= 1, got {threads}")
-    batch = _expect(run.get("batch_size", 16), int, f"{where} [run].batch_size", "an integer >= 1")
-    if batch < 1:
-        raise ConfigError(f"{where} [run].batch_size: must be >= 1, got {batch}")
+    batch = run.get("batch_size", "auto")
+    if batch == "auto":
+        batch = None
+    else:
+        batch = _expect(batch, int, f"{where} [run].batch_size", 'an integer >= 1 or "auto"')
+        if batch < 1:
+            raise ConfigError(f'{where} [run].batch_size: must be >= 1 or "auto", got {batch}')
     save_videos = _expect(
         run.get("save_videos", True), bool, f"{where} [run].save_videos", "true/false"
     )

@@ -182,6 +182,13 @@ def test_bad_config_and_results_dir(project):
         run_cli("run", "suites/tiny.toml", cwd=project), "svibench.toml [run].device", "cpu, cuda"
     )
     cfg.write_text(cfg.read_text().replace('device = "gpu"', 'device = "cpu"'))
+    cfg.write_text(cfg.read_text().replace('batch_size = "auto"', 'batch_size = "big"'))
+    _assert_user_error(
+        run_cli("run", "suites/tiny.toml", cwd=project),
+        "svibench.toml [run].batch_size",
+        '"auto"',
+    )
+    cfg.write_text(cfg.read_text().replace('batch_size = "big"', 'batch_size = "auto"'))
     (project / "afile").write_text("x")
     _assert_user_error(
         run_cli("run", "suites/tiny.toml", "--results", "afile/sub", cwd=project),

@@ -111,6 +111,51 @@ def test_clip_features_shared_forward_and_aesthetic(tiny_clip):
     del img.model.encode_image
 
 
+def test_openai_clip_file_builds_without_random_init(tmp_path):
+    """build_openai_clip skips nn.init (strict load overwrites it): same weights and outputs
+    as the plain build, in fp32 (CPU layout) and in OpenAI's fp16 layout (CUDA layout)."""
+    from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg, convert_weights_to_fp16
+    from safetensors.torch import save_file
+
+    from svibench.metrics.features import _shared, build_openai_clip, clear_model_cache
+
+    torch.manual_seed(0)  # OpenAI layout: 64-wide heads (the builder derives heads = width/64)
+    ref = CLIP(
+        embed_dim=16,
+        vision_cfg=CLIPVisionCfg(layers=1, width=64, patch_size=32, image_size=224),
+        text_cfg=CLIPTextCfg(context_length=77, vocab_size=49408, width=64, heads=1, layers=1),
+        quick_gelu=True,
+    ).eval()
+    convert_weights_to_fp16(ref)  # what OpenAI's released files hold
+    sd = {k: v.contiguous() for k, v in ref.state_dict().items()}
+    path = tmp_path / "ViT-tiny.safetensors"
+    save_file(sd, str(path))
+    clear_model_cache()
+    torch.manual_seed(123)
+    m = _shared("clip_tiny", "cpu", str(path), lambda: build_openai_clip(str(path), "safetensors"))
+    half = build_openai_clip(str(path), "safetensors", half=True)
+    clear_model_cache()
+    for k, v in m.state_dict().items():
+        assert torch.equal(v, sd[k].float()), k
+    assert half.visual.conv1.weight.dtype == torch.float16
+    assert half.visual.ln_pre.weight.dtype == torch.float32  # LayerNorm stays fp32, as OpenAI's
+    x = torch.rand(2, 3, 224, 224)
+    with torch.inference_mode():
+        want = ref.float().encode_image(x)
+        torch.testing.assert_close(m.encode_image(x), want, rtol=0, atol=1e-5)
+    assert nn.init.normal_ is torch.nn.init.normal_ and nn.init.normal_.__name__ == "normal_"
+
+
+def test_batch_size_defaults_per_backbone_and_device(tmp_path):
+    from svibench.config import load_config
+
+    assert MusiqSpaq().batch_size == 1 and RaftMaxRad().batch_size == 1  # measured CPU defaults
+    assert MusiqSpaq(device="cuda").batch_size == 16 and DinoVBench().batch_size == 16
+    assert MusiqSpaq(batch_size=5).batch_size == 5  # an explicit [run].batch_size wins
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    assert load_config(root / "svibench.toml").batch_size is None  # "auto"
+
+
 def test_background_consistency_identical_frames(tiny_clip):
     clip = _clip(np.stack([_texture(40, 56, 0)] * 4))
     f = ClipB32VBench(model=tiny_clip)(clip)

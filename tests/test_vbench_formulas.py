@@ -51,6 +51,24 @@ def test_negative_cosines_are_clamped():
     assert pair_consistency(f) == pytest.approx((0.0 + 0.5) / 2)
 
 
+def test_half_features_follow_vbench_cuda_loop():
+    """fp16 features (VBench's CLIP on CUDA): normalise and every cosine in fp16, rounded to
+    half before max(0, .), exactly VBench's per-pair loop; differs from the fp64 path."""
+    import torch.nn.functional as F
+
+    g = torch.Generator().manual_seed(3)
+    base = torch.randn(1, 512, generator=g)
+    f = (base + 0.3 * torch.randn(12, 512, generator=g)).half()
+    n = F.normalize(f, dim=-1, p=2)
+    total = 0.0
+    for i in range(1, len(n)):  # vbench/background_consistency.py, literally
+        pre = max(0.0, F.cosine_similarity(n[i - 1 : i], n[i : i + 1]).item())
+        fir = max(0.0, F.cosine_similarity(n[0:1], n[i : i + 1]).item())
+        total += (pre + fir) / 2
+    assert pair_consistency(f) == pytest.approx(total / (len(n) - 1), abs=1e-12)
+    assert pair_consistency(f) != pytest.approx(pair_consistency(f.float()), abs=1e-6)
+
+
 def test_i2v_score_weights():
     e = torch.eye(4, dtype=torch.float64)
     frames = torch.stack([e[0], e[0], e[1]])

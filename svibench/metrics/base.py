@@ -68,10 +68,15 @@ class Feature(ABC):
 
     name: ClassVar[str]
     weights: ClassVar[tuple[str, ...]] = ()  # svibench.weights names it needs
+    # frames (or frame pairs) per forward when the run does not set one; measured per backbone
+    # with bench/metrics_vs_vbench.py (big activations favour small CPU batches)
+    cpu_batch_size: ClassVar[int] = 16
+    cuda_batch_size: ClassVar[int] = 16
 
-    def __init__(self, device: str = "cpu", batch_size: int = 16, **params: Any) -> None:
+    def __init__(self, device: str = "cpu", batch_size: int | None = None, **params: Any) -> None:
         self.device = device
-        self.batch_size = batch_size
+        cuda = str(device).startswith("cuda")
+        self.batch_size = batch_size or (self.cuda_batch_size if cuda else self.cpu_batch_size)
         self.params = params
 
     def load(self) -> None:

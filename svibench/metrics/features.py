@@ -9,7 +9,10 @@ shared between features reading the same file (``_shared``).
 
 Every feature accepts ``model=`` (an already built ``nn.Module``) so tests inject tiny random
 backbones; otherwise ``load()`` resolves the weights offline via ``svibench.weights``.
-fp32 on CPU; ``dtype="float16"|"bfloat16"`` autocasts on CUDA (parity cost: see bench/).
+fp32 on CPU. On CUDA every backbone runs in the precision VBench runs it in there: fp32, except
+CLIP, which ``clip.load`` leaves in OpenAI's half-precision layout off the CPU (the
+background_consistency similarities are then taken in fp16 too, see consistency.py);
+``dtype="float16"|"bfloat16"`` autocasts on CUDA for speed (parity cost: bench/).
 """
 
 from __future__ import annotations
@@ -30,11 +33,43 @@ from svibench.metrics.vbench import preprocess as pp
 _MODELS: dict[tuple[str, str, str], Any] = {}
 
 
+_INIT_FNS = (
+    "uniform_",
+    "normal_",
+    "trunc_normal_",
+    "constant_",
+    "ones_",
+    "zeros_",
+    "xavier_uniform_",
+    "xavier_normal_",
+    "kaiming_uniform_",
+    "kaiming_normal_",
+    "orthogonal_",
+)
+
+
+@contextlib.contextmanager
+def no_random_init():
+    """Make ``torch.nn.init`` a no-op while a model is built whose every parameter is then
+    loaded strictly from a checkpoint: the random init would be overwritten anyway and costs
+    seconds (5 s of CLIP L/14's 10 s load on 2 cores). Not thread-safe; loads are sequential."""
+    saved = {n: getattr(nn.init, n) for n in _INIT_FNS}
+    for n in _INIT_FNS:
+        setattr(nn.init, n, lambda tensor, *a, **k: tensor)
+    try:
+        yield
+    finally:
+        for n, fn in saved.items():
+            setattr(nn.init, n, fn)
+
+
 def _shared(key: str, device: str, path: str, build: Callable[[], Any]) -> Any:
-    """One model object per (weights name, file, device) in this process."""
+    """One model object per (weights name, file, device) in this process. ``build`` must load
+    every parameter strictly (``load_state_dict(strict=True)``): it runs without random init."""
     k = (key, path, device)
     if k not in _MODELS:
-        _MODELS[k] = build()
+        with no_random_init():
+            _MODELS[k] = build()
     return _MODELS[k]
 
 
@@ -64,7 +99,7 @@ class _Backbone(Feature):
     def __init__(
         self,
         device: str = "cpu",
-        batch_size: int = 16,
+        batch_size: int | None = None,
         model: nn.Module | None = None,
         dtype: str = "float32",
         **params: Any,
@@ -102,16 +137,19 @@ class _Backbone(Feature):
         x: np.ndarray | torch.Tensor,
         fn: Callable[[torch.Tensor], torch.Tensor],
         prep: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        keep_dtype: bool = False,
     ) -> torch.Tensor:
         """``fn(prep(batch))`` over batches; uint8 frames are converted per batch, so memory
-        stays at one batch of float frames (every transform here is per frame)."""
+        stays at one batch of float frames (every transform here is per frame). Outputs are
+        float32 unless ``keep_dtype`` (the model's own output precision is part of the metric)."""
         outs = []
         with torch.inference_mode(), self._autocast():
             for i in range(0, len(x), self.batch_size):
                 b = x[i : i + self.batch_size]
                 b = pp.to_float_tchw(b) if isinstance(b, np.ndarray) else b
                 b = prep(b) if prep is not None else b
-                outs.append(fn(b.to(self.device)).float().cpu())
+                y = fn(b.to(self.device))
+                outs.append((y if keep_dtype else y.float()).cpu())
         return torch.cat(outs)
 
 
@@ -150,9 +188,11 @@ class DinoI2V(_Dino):
 
 
 # ----------------------------------------------------------------------------- CLIP
-def build_openai_clip(path: str, fmt: str) -> nn.Module:
-    """open_clip model from OpenAI's released file, fp32 with fp16-rounded weights exactly as
-    ``clip.load(jit=False)`` leaves them on CPU (build -> convert_weights -> load -> float)."""
+def build_openai_clip(path: str, fmt: str, half: bool = False) -> nn.Module:
+    """open_clip model from OpenAI's released file in the layout ``clip.load(jit=False)`` leaves
+    it: build -> convert_weights (conv/linear/attention/projections fp16, LayerNorm computed in
+    fp32) -> load, then ``.float()`` on CPU only (clip/clip.py load: ``if str(device) ==
+    "cpu": model.float()``). ``half=True`` keeps the fp16 layout, as VBench runs CLIP on CUDA."""
     import open_clip
 
     if str(path).endswith(".safetensors"):
@@ -162,18 +202,30 @@ def build_openai_clip(path: str, fmt: str) -> nn.Module:
         # torch.jit.load deserialises tensors and TorchScript code only (no pickled Python).
         sd = torch.jit.load(str(path), map_location="cpu").state_dict()
     model = open_clip.model.build_model_from_openai_state_dict(dict(sd), quick_gelu=True)
-    return model.float().eval()
+    return model.eval() if half else model.float().eval()
+
+
+def clip_input_dtype(model: nn.Module) -> torch.dtype:
+    """OpenAI's encode_image casts the pixels to the model dtype (conv1's); open_clip does not."""
+    return model.visual.conv1.weight.dtype
 
 
 class _ClipImage(_Backbone):
-    """CLIP image embeddings per frame with VBench's clip_transform. (T, D) float32."""
+    """CLIP image embeddings per frame with VBench's clip_transform. (T, D), float32 on CPU,
+    float16 on CUDA (VBench's precision there; consumers cast as VBench does)."""
 
     def build_from(self, r: Any) -> nn.Module:
-        return build_openai_clip(str(r.path), r.fmt)
+        return build_openai_clip(str(r.path), r.fmt, half=str(self.device).startswith("cuda"))
 
     def __call__(self, clip: ClipInput) -> torch.Tensor:
         self._ensure()
-        return self._batched(clip.frames, self.model.encode_image, pp.clip_vbench)
+        dtype = clip_input_dtype(self.model)
+        return self._batched(
+            clip.frames,
+            lambda b: self.model.encode_image(b.to(dtype)),
+            pp.clip_vbench,
+            keep_dtype=dtype == torch.float16,
+        )
 
 
 class ClipB32VBench(_ClipImage):
@@ -198,7 +250,7 @@ class ClipL14Text(_Backbone):
         self.tokenizer = tokenizer
 
     def build_from(self, r: Any) -> nn.Module:
-        return build_openai_clip(str(r.path), r.fmt)
+        return build_openai_clip(str(r.path), r.fmt, half=str(self.device).startswith("cuda"))
 
     def __call__(self, clip: ClipInput) -> torch.Tensor:
         self._ensure()
@@ -217,6 +269,7 @@ class MusiqSpaq(_Backbone):
 
     name = "musiq_spaq"
     weights = ("musiq_spaq",)
+    cpu_batch_size = 1  # 2 cores, 320x512: 33 % faster than 16 (multi-scale patch tensors)
 
     def build_from(self, r: Any) -> nn.Module:
         from pyiqa.archs.musiq_arch import MUSIQ
@@ -290,6 +343,7 @@ class RaftMaxRad(_Backbone):
 
     name = "raft_maxrad"
     weights = ("raft_things",)
+    cpu_batch_size = 1  # pairs per forward; 2 cores, 320x512: 13 % faster than 8
 
     def __init__(self, *a: Any, iters: int = 20, **k: Any) -> None:
         super().__init__(*a, **k)
@@ -348,6 +402,7 @@ class AmtVfi(_Backbone):
 
     name = "amt_vfi"
     weights = ("amt_s",)
+    cpu_batch_size = 1  # pairs per forward; 2 cores, 320x512: 40 % faster than 16
 
     def build_from(self, r: Any) -> nn.Module:
         from svibench.metrics.vbench.nets.amt_s import AMTS

@@ -4,6 +4,8 @@ Per frame i >= 1: (max(0, cos(f_i, f_{i-1})) + max(0, cos(f_i, f_0))) / 2, avera
 frames 1..T-1 (vbench/subject_consistency.py subject_consistency,
 vbench/background_consistency.py background_consistency). Per clip, not VBench's
 frame-weighted aggregate over videos (a mean of per-clip rows weighted by T-1 reproduces it).
+On CUDA VBench's CLIP returns fp16 features and the normalisation and every cosine stay in
+fp16 (``.item()`` of a half tensor); fp16 features are scored the same way here.
 """
 
 from __future__ import annotations
@@ -23,10 +25,22 @@ def pair_consistency(feats: torch.Tensor) -> float:
     """Mean over frames 1..T-1 of the clamped (previous + first) cosine average; NaN if T < 2."""
     if len(feats) < 2:
         return float("nan")
+    if feats.dtype == torch.float16:
+        return _pair_consistency_half(feats)
     f = F.normalize(feats.double(), dim=-1, p=2)
     prev = (f[1:] * f[:-1]).sum(-1).clamp(min=0.0)
     first = (f[1:] * f[:1]).sum(-1).clamp(min=0.0)
     return float(((prev + first) / 2).mean())
+
+
+def _pair_consistency_half(feats: torch.Tensor) -> float:
+    """VBench's loop on half features: F.normalize and F.cosine_similarity in fp16, each
+    similarity rounded to fp16 before max(0, .) and the Python-float sum
+    (vbench/background_consistency.py background_consistency)."""
+    f = F.normalize(feats, dim=-1, p=2)
+    prev = F.cosine_similarity(f[1:], f[:-1], dim=-1).float().clamp(min=0.0)
+    first = F.cosine_similarity(f[1:], f[:1].expand_as(f[1:]), dim=-1).float().clamp(min=0.0)
+    return float(((prev.double() + first.double()) / 2).mean())
 
 
 def windowed(feats: torch.Tensor, clip: ClipInput, params: Mapping[str, Any], fn) -> float:
