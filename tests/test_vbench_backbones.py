@@ -257,6 +257,26 @@ def test_raft_key_conversion_and_real_torchvision_raft():
     assert r.shape == (2,) and np.isfinite(r).all()
 
 
+@pytest.mark.parametrize("arch,batch", [("raft_small", 1), ("raft_small", 3), ("raft_large", 2)])
+def test_raft_shared_feature_maps_equal_torchvision_forward(arch, batch):
+    """Each frame's feature map once + convex upsampling after the last update only: the same
+    final flow as torchvision's RAFT.forward on every pair."""
+    import torchvision.models.optical_flow as of
+
+    from svibench.metrics.features import torchvision_raft_flows
+
+    torch.manual_seed(0)
+    model = getattr(of, arch)(weights=None).eval()
+    x = torch.rand(4, 3, 128, 136) * 2 - 1
+    with torch.inference_mode():
+        ours = torch.cat(list(torchvision_raft_flows(model, x, 3, batch)))
+        want = torch.cat(
+            [model(x[i : i + 1], x[i + 1 : i + 2], num_flow_updates=3)[-1] for i in range(3)]
+        )
+    assert ours.shape == (3, 2, 128, 136)
+    torch.testing.assert_close(ours, want, rtol=0, atol=1e-4)
+
+
 class _Average(nn.Module):
     def __init__(self, bias=0.0):
         super().__init__()
