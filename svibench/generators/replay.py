@@ -108,7 +108,19 @@ class ReplayGenerator(Generator):
         return check_frames(frames, protocol, size, where)
 
 
-class _ClipFilesSession(Session):
+class _ReplaySession(Session):
+    """Replays are stateless but for the last clip served: that is the whole resume state."""
+
+    clip: int = -1
+
+    def state_dict(self) -> State:
+        return {"clip": self.clip}
+
+    def load_state_dict(self, state: State) -> None:
+        self.clip = int(state.get("clip", -1))
+
+
+class _ClipFilesSession(_ReplaySession):
     def __init__(
         self, gen: ReplayGenerator, case: Case, protocol: Protocol, size: tuple[int, int]
     ) -> None:
@@ -127,12 +139,6 @@ class _ClipFilesSession(Session):
         out = self.gen.fit(frames, self.protocol, self.size, where)
         self.clip = clip
         return out
-
-    def state_dict(self) -> State:
-        return {"clip": self.clip}
-
-    def load_state_dict(self, state: State) -> None:
-        self.clip = int(state.get("clip", -1))
 
 
 class _FrameCursor:
@@ -180,7 +186,7 @@ class _FrameCursor:
             self._it = None
 
 
-class _StitchedSession(Session):
+class _StitchedSession(_ReplaySession):
     def __init__(
         self,
         gen: ReplayGenerator,
@@ -218,12 +224,6 @@ class _StitchedSession(Session):
         out = self.gen.fit(np.stack(got), self.protocol, self.size, f"{self.where} clip {clip}")
         self.clip = clip
         return out
-
-    def state_dict(self) -> State:
-        return {"clip": self.clip}
-
-    def load_state_dict(self, state: State) -> None:
-        self.clip = int(state.get("clip", -1))
 
     def close(self) -> None:
         self.cursor.close()
