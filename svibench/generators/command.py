@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from svibench.atomic import atomic_write_text
 from svibench.errors import ConfigError, GeneratorOutputError, SvibenchError
 from svibench.generators.base import Generator, Session, State, check_frames
 from svibench.suite import Case, Protocol
@@ -179,9 +180,7 @@ class _CommandSession(Session):
             },
         }
         req = self.dir / f"{stem}.request.json"
-        tmp = req.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(request, indent=2), encoding="utf-8")
-        os.replace(tmp, req)
+        atomic_write_text(req, json.dumps(request, indent=2))
         extra = [cond_npy, self.dir / f"{stem}.cond"] if cond_npy else []
         return req, output, extra
 

@@ -16,7 +16,6 @@ marks the run finished (the bulky train state is then removed).
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from svibench.atomic import atomic_write_text
 from svibench.train.base import Param, Progress, Trainer, TrainResult
 from svibench.train.flow import FlowMatch
 from svibench.train.recycling import (
@@ -33,6 +33,7 @@ from svibench.train.recycling import (
     RecyclingConfig,
     recycling_step,
 )
+from svibench.train.state import load_train_state, save_train_state
 from svibench.train.tiny_model import (
     TinyConfig,
     build_model,
@@ -125,13 +126,10 @@ class TinyTrainer(Trainer):
         step, history = 0, []
         state_file = out_dir / "train_state.pt"
         if state_file.is_file():  # resume exactly where the last save left off
-            st = torch.load(state_file, map_location="cpu", weights_only=False)
-            model.load_state_dict(st["model"])
-            opt.load_state_dict(st["optimizer"])
-            recycler.load_state_dict(st["recycler"])
-            gen.set_state(st["torch_rng"])
-            data_rng.bit_generator.state = st["data_rng"]
-            step, history = int(st["step"]), list(st["history"])
+            weights, step, history = load_train_state(
+                state_file, "model", opt, recycler, gen, data_rng
+            )
+            model.load_state_dict(weights)
         model.train()
         total = int(c["steps"])
         t0 = time.time()
@@ -155,7 +153,17 @@ class TinyTrainer(Trainer):
             if progress:
                 progress(step, total)
             if step % c["save_every"] == 0 and step < total:
-                self._save_state(state_file, model, opt, recycler, gen, data_rng, step, history)
+                save_train_state(
+                    state_file,
+                    "model",
+                    model.state_dict(),
+                    opt,
+                    recycler,
+                    gen,
+                    data_rng,
+                    step,
+                    history,
+                )
         final = model
         if c["train_architecture"] == "lora" and hasattr(model, "merge_and_unload"):
             final = model.merge_and_unload()  # the generator loads plain weights
@@ -170,9 +178,9 @@ class TinyTrainer(Trainer):
         save_checkpoint(
             final, tcfg, out_dir, {"train": self._json_config(), "seed": seed, "steps": step}
         )
-        tmp = done.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"steps": step, "metrics": metrics, "loss_history": history}))
-        os.replace(tmp, done)
+        atomic_write_text(
+            done, json.dumps({"steps": step, "metrics": metrics, "loss_history": history})
+        )
         state_file.unlink(missing_ok=True)
         return TrainResult(out_dir, step, metrics)
 
@@ -238,21 +246,6 @@ class TinyTrainer(Trainer):
             ys.append(y)
             masks.append(mask)
         return torch.stack(xs), torch.stack(ys), torch.stack(masks)
-
-    @staticmethod
-    def _save_state(path, model, opt, recycler, gen, data_rng, step, history) -> None:
-        state = {
-            "model": model.state_dict(),
-            "optimizer": opt.state_dict(),
-            "recycler": recycler.state_dict(),
-            "torch_rng": gen.get_state(),
-            "data_rng": data_rng.bit_generator.state,
-            "step": step,
-            "history": history,
-        }
-        tmp = path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, path)
 
 
 def _clip(world: World, start: float, frames: int) -> torch.Tensor:

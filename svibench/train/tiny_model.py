@@ -10,7 +10,6 @@ text (a constant zero context of one token) and no CLIP image branch.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from svibench.atomic import atomic_write
 from svibench.train.flow import euler_step, shifted_sigmas
 
 CHANNELS = 3
@@ -146,9 +146,7 @@ def save_checkpoint(
 
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp = folder / "model.safetensors.tmp"
-    save_file(state, str(tmp))
-    os.replace(tmp, folder / "model.safetensors")
+    atomic_write(folder / "model.safetensors", lambda tmp: save_file(state, str(tmp)))
     (folder / "config.json").write_text(
         json.dumps({"model": asdict(cfg), **extra}, indent=1, sort_keys=True)
     )

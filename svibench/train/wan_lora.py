@@ -23,7 +23,6 @@ Multi-GPU note: each process keeps its own banks (upstream all-gathers errors du
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from svibench.atomic import atomic_write, atomic_write_text
 from svibench.errors import ConfigError
 from svibench.train.base import Param, Progress, Trainer, TrainResult
 from svibench.train.flow import FlowMatch
@@ -40,6 +40,7 @@ from svibench.train.recycling import (
     RecyclingConfig,
     recycling_step,
 )
+from svibench.train.state import load_train_state, save_train_state
 
 LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "ffn.net.0.proj", "ffn.net.2"]
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv")
@@ -130,13 +131,8 @@ class WanLoraTrainer(Trainer):
         step, history = 0, []
         state_file = out_dir / f"train_state.rank{acc.process_index}.pt"
         if state_file.is_file():
-            st = torch.load(state_file, map_location="cpu", weights_only=False)
-            acc.unwrap_model(transformer).load_state_dict(st["lora"], strict=False)
-            opt.load_state_dict(st["optimizer"])
-            recycler.load_state_dict(st["recycler"])
-            gen.set_state(st["torch_rng"])
-            data_rng.bit_generator.state = st["data_rng"]
-            step, history = int(st["step"]), list(st["history"])
+            lora, step, history = load_train_state(state_file, "lora", opt, recycler, gen, data_rng)
+            acc.unwrap_model(transformer).load_state_dict(lora, strict=False)
         out_dir.mkdir(parents=True, exist_ok=True)
         transformer.train()
         t0 = time.time()
@@ -183,17 +179,8 @@ class WanLoraTrainer(Trainer):
                         for k, v in unwrapped.state_dict().items()
                         if "lora_" in k
                     }
-                    _atomic_save(
-                        state_file,
-                        {
-                            "lora": lora_sd,
-                            "optimizer": opt.state_dict(),
-                            "recycler": recycler.state_dict(),
-                            "torch_rng": gen.get_state(),
-                            "data_rng": data_rng.bit_generator.state,
-                            "step": step,
-                            "history": history,
-                        },
+                    save_train_state(
+                        state_file, "lora", lora_sd, opt, recycler, gen, data_rng, step, history
                     )
         acc.wait_for_everyone()
         final = out_dir / "svi_lora.safetensors"
@@ -213,7 +200,7 @@ class WanLoraTrainer(Trainer):
                 "metrics": metrics,
                 "config": self._json_config(),
             }
-            done.write_text(json.dumps(meta, indent=1))
+            atomic_write_text(done, json.dumps(meta, indent=1))
         state_file.unlink(missing_ok=True)
         return TrainResult(final, step, metrics)
 
@@ -442,13 +429,5 @@ def upstream_lora_state(
 def save_upstream_lora(transformer: torch.nn.Module, path: Path, rank: int, alpha: float) -> None:
     from safetensors.torch import save_file
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    save_file(upstream_lora_state(transformer, rank, alpha), str(tmp))
-    os.replace(tmp, path)
-
-
-def _atomic_save(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    state = upstream_lora_state(transformer, rank, alpha)
+    atomic_write(path, lambda tmp: save_file(state, str(tmp)))
