@@ -210,12 +210,16 @@ def clip_input_dtype(model: nn.Module) -> torch.dtype:
     return model.visual.conv1.weight.dtype
 
 
-class _ClipImage(_Backbone):
-    """CLIP image embeddings per frame with VBench's clip_transform. (T, D), float32 on CPU,
-    float16 on CUDA (VBench's precision there; consumers cast as VBench does)."""
+class _OpenAIClip(_Backbone):
+    """An OpenAI CLIP file, in the precision ``clip.load`` gives it on this device."""
 
     def build_from(self, r: Any) -> nn.Module:
         return build_openai_clip(str(r.path), r.fmt, half=str(self.device).startswith("cuda"))
+
+
+class _ClipImage(_OpenAIClip):
+    """CLIP image embeddings per frame with VBench's clip_transform. (T, D), float32 on CPU,
+    float16 on CUDA (VBench's precision there; consumers cast as VBench does)."""
 
     def __call__(self, clip: ClipInput) -> torch.Tensor:
         self._ensure()
@@ -238,7 +242,7 @@ class ClipL14VBench(_ClipImage):
     weights = ("clip_vitl14",)
 
 
-class ClipL14Text(_Backbone):
+class ClipL14Text(_OpenAIClip):
     """CLIP ViT-L/14 text embedding of the clip's prompt (D,), same model object as the
     image feature (shared load)."""
 
@@ -248,9 +252,6 @@ class ClipL14Text(_Backbone):
     def __init__(self, *a: Any, tokenizer: Callable | None = None, **k: Any) -> None:
         super().__init__(*a, **k)
         self.tokenizer = tokenizer
-
-    def build_from(self, r: Any) -> nn.Module:
-        return build_openai_clip(str(r.path), r.fmt, half=str(self.device).startswith("cuda"))
 
     def __call__(self, clip: ClipInput) -> torch.Tensor:
         self._ensure()
