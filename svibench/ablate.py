@@ -792,34 +792,6 @@ class _Watcher:
             self.progress.update(task, **kw)
 
 
-def _claim_all(result: AblationResult, suite: Any, config: Config) -> None:
-    """Re-record every evaluated generator in the run manifest.
-
-    Parallel jobs each claim their generator; concurrent manifest rewrites can drop an entry,
-    so the merge step records them all again (claim is additive and idempotent).
-    """
-    from svibench.runner import build_metrics, metric_identity
-    from svibench.store import RunStore
-
-    tables = {
-        g: o["table"] for g, o in result.outcomes.items() if o["status"] == "ok" and o.get("table")
-    }
-    run_root = result.root / "run"
-    if not tables or not (run_root / "manifest.json").exists():
-        return
-    RunStore(run_root).claim(
-        {
-            "suite": {
-                "name": suite.name,
-                "digest": suite.digest(),
-                "protocol": suite.protocol.__dict__,
-            },
-            "metrics": metric_identity(build_metrics(result.spec.metrics)),
-            "generators": tables,
-        }
-    )
-
-
 # ---------------------------------------------------------------------------- the table
 def _units(result: AblationResult):
     """Committed rows of this ablation, relabelled: generator -> row label, case -> (case, seed) unit."""
@@ -1176,12 +1148,11 @@ def plot_vs_value(result: AblationResult, run: Any, long, folder: Path) -> list[
 def finalize(
     result: AblationResult, suite: Any, config: Config, plots: bool = True
 ) -> AblationResult:
-    """The merge step: manifest repair, tables (Markdown + parquet) and plots."""
+    """The merge step: tables (Markdown + parquet) and plots (the store's claims need no repair)."""
     import pandas as pd
 
     from svibench.report import RunData, plot_curves
 
-    _claim_all(result, suite, config)
     run, long, paired, rows = build_tables(result)
     result.headline = _headline(run)
     pngs: list[Path] = []

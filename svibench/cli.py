@@ -30,10 +30,12 @@ def _mount() -> None:
     from svibench.commands import weights
     from svibench.commands.ablate import ablate
     from svibench.commands.check import check
+    from svibench.commands.status import status
 
     app.add_typer(weights.app, name="weights")
     app.command("ablate")(ablate)
     app.command("check")(check)
+    app.command("status")(status)
 
 
 ConfigOpt = Annotated[
@@ -104,12 +106,22 @@ def run(
         bool | None, typer.Option("--videos/--no-videos", help="Save each clip as mp4.")
     ] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor", help="Fan out: local | parallel | slurm (default [executor].kind)."
+        ),
+    ] = None,
+    shards: Annotated[
+        int | None, typer.Option("--shards", min=1, help="Shard jobs (balanced by work).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would run and its GPU-hours; run nothing.")
+    ] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Run a suite through generators, score every clip, print the summary table."""
     from svibench.config import load_config
-    from svibench.report import print_summary
-    from svibench.runner import run_suite
     from svibench.suite import load_suite
 
     cfg = load_config(config)
@@ -121,6 +133,21 @@ def run(
     for g in gens:
         cfg.generator_table(g)
     root = (results or cfg.results) / (name or st.name)
+    if executor or shards or dry_run:  # fanned out / estimated: svibench/commands/run_scale.py
+        from svibench.commands.run_scale import scale_run
+
+        if shard != "0/1":
+            from svibench.errors import ConfigError
+
+            raise ConfigError("--shard I/N runs one shard by hand; it cannot go with --shards")
+        return scale_run(
+            st, cfg, gens, cfg.metric_set(metrics), root, device=device, threads=threads,
+            save_videos=videos, executor=executor, shards=shards, dry_run=dry_run, fresh=fresh,
+            progress=progress, console=_console(),
+        )  # fmt: skip
+    from svibench.report import print_summary  # after the branch: --dry-run stays light
+    from svibench.runner import run_suite
+
     if fresh and root.exists():
         import shutil
 

@@ -16,7 +16,7 @@ from svibench.tomlcheck import check_keys, read_toml
 
 DEFAULT_CONFIG = "svibench.toml"
 DEVICES = ("cpu", "cuda", "auto")
-_TOP = {"run", "paths", "metric_sets", "generators", "ablate", "check"}
+_TOP = {"run", "paths", "metric_sets", "generators", "ablate", "check", "executor"}
 _RUN = {"results", "device", "threads", "generators", "metrics", "batch_size", "save_videos"}
 _PATHS = {"weights", "datasets", "cache"}
 
@@ -172,5 +172,46 @@ def load_config(path: str | Path | None = None) -> Config:
         datasets=datasets,
         metric_sets=metric_sets,
         generator_tables=tables,
-        sections={k: raw[k] for k in ("ablate", "check") if k in raw},
+        sections={
+            **{k: raw[k] for k in ("ablate", "check") if k in raw},
+            "executor": executor_table(raw.get("executor", {}), f"{where} [executor]"),
+        },
     )
+
+
+# [executor]: how `svibench run --executor ...` fans a suite out (svibench/commands/run_scale.py)
+_EXECUTOR_INT = {"shards", "workers", "retries", "gpus_per_task", "cpus_per_task", "mem_gb",
+                 "timeout_min", "array_parallelism"}  # fmt: skip
+_EXECUTOR_STR = {"kind", "cluster", "partition", "account", "qos", "constraint"}
+_EXECUTOR_CHOICES = {"kind": ("local", "parallel", "slurm"), "cluster": ("slurm", "local", "debug")}
+
+
+def executor_table(table: Any, where: str) -> dict[str, Any]:
+    """Validate [executor]; returns it with [executor.seconds_per_clip] as floats."""
+    _expect(table, dict, where, "a table")
+    check_keys(table, _EXECUTOR_INT | _EXECUTOR_STR | {"setup", "seconds_per_clip"}, where)
+    out = dict(table)
+    for key in _EXECUTOR_INT & set(table):
+        value = _expect(table[key], int, f"{where}.{key}", "an integer")
+        if value < (0 if key == "retries" else 1):
+            raise ConfigError(
+                f"{where}.{key}: must be >= {0 if key == 'retries' else 1}, got {value}"
+            )
+    for key in _EXECUTOR_STR & set(table):
+        _expect(table[key], str, f"{where}.{key}", "a string")
+        allowed = _EXECUTOR_CHOICES.get(key)
+        if allowed and table[key] not in allowed:
+            raise ConfigError(
+                f"{where}.{key}: allowed values are {', '.join(allowed)}; got {table[key]!r}"
+            )
+    if "setup" in table:
+        _names(table["setup"], f"{where}.setup")  # shell lines run before each SLURM job
+    spc = _expect(table.get("seconds_per_clip", {}), dict, f"{where}.seconds_per_clip", "a table")
+    for key, value in spc.items():
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+        if not ok:
+            raise ConfigError(
+                f"{where}.seconds_per_clip.{key}: expected seconds > 0, got {value!r}"
+            )
+    out["seconds_per_clip"] = {k: float(v) for k, v in spc.items()}
+    return out

@@ -37,6 +37,7 @@ SLURM_KEYS = {
     "qos",
     "constraint",
     "array_parallelism",
+    "setup",  # shell lines run at the start of every job (module load, conda activate)
 }
 
 
@@ -80,8 +81,21 @@ class LocalExecutor(Executor):
         return out
 
 
+def visible_gpus(count: int) -> list[str]:
+    """The ids to put in CUDA_VISIBLE_DEVICES for GPU 0..count-1 *as this process sees them*.
+
+    With CUDA_VISIBLE_DEVICES=2,5 set for the parent, its cuda:1 is physical GPU 5: a worker
+    pinned to "1" would land on physical GPU 1, which may belong to someone else.
+    """
+    parent = [g.strip() for g in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if g.strip()]
+    return [parent[i] if i < len(parent) else str(i) for i in range(count)]
+
+
 def _init_worker(threads: int, gpus: Any) -> None:
-    """Runs first in every spawned worker: pin threads (and one GPU) before torch is imported."""
+    """Runs first in every spawned worker: pin threads (and one GPU) before torch is imported.
+
+    The worker then sees exactly one GPU, as cuda:0.
+    """
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
     if gpus is not None:
@@ -116,8 +130,9 @@ class ParallelExecutor(Executor):
         queue = None
         if self.gpus:
             queue = ctx.Manager().Queue()
+            ids = visible_gpus(self.gpus)
             for i in range(n):
-                queue.put(i % self.gpus)
+                queue.put(ids[i % self.gpus])
         out: list[Any] = [None] * len(jobs)
         with ProcessPoolExecutor(
             n, mp_context=ctx, initializer=_init_worker, initargs=(self.threads, queue)
@@ -146,6 +161,7 @@ class SlurmExecutor(Executor):
 
     folder: Path
     params: dict[str, Any] = field(default_factory=dict)
+    where: str = "[ablate.slurm]"  # the config table the params came from, for messages
     name: str = field(default="slurm", init=False)
 
     def _executor(self):
@@ -155,13 +171,13 @@ class SlurmExecutor(Executor):
         cluster = params.pop("cluster", "slurm")
         if cluster not in ("slurm", "local", "debug"):
             raise ConfigError(
-                f"[ablate.slurm].cluster: allowed values are slurm, local, debug; got {cluster!r}"
+                f"{self.where}.cluster: allowed values are slurm, local, debug; got {cluster!r}"
             )
         try:
             ex = submitit.AutoExecutor(folder=self.folder, cluster=cluster)
         except RuntimeError as e:  # e.g. no srun on this machine
             raise ConfigError(
-                f'--executor slurm: {e} (set [ablate.slurm].cluster = "local" to run the jobs here)'
+                f'--executor slurm: {e} (set {self.where}.cluster = "local" to run the jobs here)'
             ) from None
         mapping = {
             "partition": "slurm_partition",
@@ -169,6 +185,7 @@ class SlurmExecutor(Executor):
             "qos": "slurm_qos",
             "constraint": "slurm_constraint",
             "array_parallelism": "slurm_array_parallelism",
+            "setup": "slurm_setup",
         }
         kw = {mapping.get(k, k): v for k, v in params.items()}
         if cluster != "slurm":  # slurm-only keys mean nothing to the local executors
@@ -180,7 +197,8 @@ class SlurmExecutor(Executor):
         if not jobs:
             return []
         ex = self._executor()
-        submitted = [ex.submit(fn, job) for job in jobs]
+        with ex.batch():  # one job array: array_parallelism caps how many run at once
+            submitted = [ex.submit(fn, job) for job in jobs]
         while not all(j.done() for j in submitted):
             if watch:
                 watch()
@@ -203,6 +221,7 @@ def make_executor(
     device: str = "cpu",
     folder: Path | None = None,
     slurm: dict[str, Any] | None = None,
+    where: str = "[ablate.slurm]",
 ) -> Executor:
     """The executor named ``kind`` (``local`` | ``parallel`` | ``slurm``)."""
     if kind == "local":
@@ -218,9 +237,9 @@ def make_executor(
         unknown = sorted(set(slurm or {}) - SLURM_KEYS)
         if unknown:
             raise ConfigError(
-                f"[ablate.slurm]: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(SLURM_KEYS))})"
+                f"{where}: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(SLURM_KEYS))})"
             )
         if folder is None:
             raise ConfigError("slurm executor: no log folder given")
-        return SlurmExecutor(Path(folder), dict(slurm or {}))
+        return SlurmExecutor(Path(folder), dict(slurm or {}), where)
     raise ConfigError(f"--executor {kind!r}: allowed values are {', '.join(EXECUTORS)}")

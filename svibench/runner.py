@@ -48,6 +48,7 @@ class Timings:
 class RunResult:
     root: Path
     timings: Timings = field(default_factory=Timings)
+    failures: list[dict[str, Any]] = field(default_factory=list)  # units that failed (keep_going)
 
 
 def build_generator(name: str, table: dict[str, Any], device: str) -> Generator:
@@ -155,7 +156,13 @@ def run_suite(
     save_videos: bool = True,
     show_progress: bool = True,
     console: Any = None,
+    keep_going: bool = False,
 ) -> RunResult:
+    """Run shard ``shard`` = (I, N) of the (generator, case) units (svibench/shards.py).
+
+    ``keep_going``: a unit that fails is recorded (progress/<writer>.json) and the next one runs
+    (fanned-out shards); otherwise the first failure is recorded and raised.
+    """
     set_threads(threads)
     store = RunStore(root)
     tables = {g: config.generator_table(g) for g in generators}
@@ -171,7 +178,14 @@ def run_suite(
             "generators": tables,
         }
     )
-    cases = suite.shard(*shard)
+    from svibench.shards import shard_units
+
+    units = shard_units(suite, config, generators, metrics, *shard)
+    by_id = {c.id: c for c in suite.cases}
+    cases_of = {g: [by_id[u.case] for u in units if u.generator == g] for g in generators}
+    cases = [
+        c for c in sorted(suite.cases, key=lambda c: c.id) if any(u.case == c.id for u in units)
+    ]
     feature_names = sorted({f for m in metric_objs for f in m.features})
     extractors = {
         f: FEATURES.get(f, where="metric features")(device=device, batch_size=config.batch_size)
@@ -180,8 +194,9 @@ def run_suite(
     for ex in extractors.values():
         ex.load()
     set_threads(threads)
+    writer = f"{time.strftime('%Y%m%dT%H%M%S')}-{socket.gethostname()}-{os.getpid()}"
     store.log(
-        f"{time.strftime('%Y%m%dT%H%M%S')}-{socket.gethostname()}-{os.getpid()}",
+        writer,
         {
             "command": sys.argv,
             "host": socket.gethostname(),
@@ -191,6 +206,7 @@ def run_suite(
             "threads": threads,
             "shard": list(shard),
             "cases": [c.id for c in cases],
+            "units": {g: [c.id for c in cases_of[g]] for g in generators},
             "generators": list(generators),
             "seeds": {
                 c.id: [suite.protocol.seed(k) for k in range(suite.protocol.clips)] for c in cases
@@ -207,31 +223,66 @@ def run_suite(
         import svibench.video  # noqa: F401
     result = RunResult(root)
     t_start = time.perf_counter()
-    total = len(generators) * len(cases) * suite.protocol.clips
+    total = len(units) * suite.protocol.clips
+    from svibench.progress import ProgressLog
+
+    tracker = ProgressLog(root, writer, shard, [u.key for u in units])
     with _progress(show_progress, console) as progress:
         overall = progress.add_task("clips", total=total)
         for gname in generators:
-            gen = build_generator(gname, tables[gname], device)
+            todo = [
+                c for c in cases_of[gname] if store.done_clips(gname, c.id) < suite.protocol.clips
+            ]
+            progress.advance(overall, (len(cases_of[gname]) - len(todo)) * suite.protocol.clips)
+            result.timings.skipped += (len(cases_of[gname]) - len(todo)) * suite.protocol.clips
+            if not todo:  # all committed: do not load the model just to skip its cases
+                continue
+            try:
+                gen = build_generator(gname, tables[gname], device)
+            except Exception as e:
+                _unit_failed(tracker, gname, todo, e, keep_going)
+                continue
             set_threads(threads)
             try:
-                for case in cases:
+                for case in todo:
                     progress.update(overall, description=f"{gname} · {case.id}")
-                    _run_case(
-                        suite,
-                        case,
-                        gname,
-                        gen,
-                        metric_objs,
-                        extractors,
-                        store,
-                        result.timings,
-                        save_videos,
-                        lambda: progress.advance(overall),
-                    )
+
+                    def advance(g=gname, c=case.id) -> None:
+                        progress.advance(overall)
+                        tracker.clip(g, c, result.timings.clips)
+
+                    try:
+                        _run_case(
+                            suite,
+                            case,
+                            gname,
+                            gen,
+                            metric_objs,
+                            extractors,
+                            store,
+                            result.timings,
+                            save_videos,
+                            advance,
+                        )
+                    except Exception as e:
+                        _unit_failed(tracker, gname, [case], e, keep_going)
             finally:
                 gen.close()
+    tracker.finish("failed" if tracker.data["failures"] else "done")
+    result.failures = tracker.data["failures"]
     result.timings.wall = time.perf_counter() - t_start
     return result
+
+
+def _unit_failed(tracker, gname: str, cases: list[Case], exc: Exception, keep_going: bool) -> None:
+    """Record a failed (generator, case) for `svibench status`; re-raise unless keep_going."""
+    from svibench.executors import describe
+
+    for case in cases:
+        tracker.failed(gname, case.id, describe(exc), input_error=isinstance(exc, SvibenchError))
+    if not keep_going:
+        tracker.finish("failed")
+        raise exc
 
 
 def _run_case(

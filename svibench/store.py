@@ -2,7 +2,9 @@
 
 Layout under ``results/<run>/``::
 
-    manifest.json                      config identity (suite, metrics, generators); refuses mixing
+    claims/run.json                    suite + metrics identity (created once; refuses mixing)
+    claims/generators/<generator>.json each generator's exact configuration (created once)
+    manifest.json                      merged view of the claims, for people (rewritten)
     log/<time>-<host>-<pid>.json       who ran what, where (device, versions, git revision, seeds)
     rows/<generator>/<case>.parquet    one row per (suite, generator, case, clip, metric)
     state/<generator>/<case>/clip_000.npz  continuation after a clip (older ones are pruned)
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -39,58 +43,117 @@ class RunStore:
 
     # ------------------------------------------------------------------ manifest
     def claim(self, identity: dict[str, Any]) -> None:
-        """Record (or check) the run's configuration.
+        """Record (or check) the run's configuration; safe with many writers at once.
 
         ``identity`` = {"suite": ..., "metrics": [...], "generators": {name: table}}. The suite
         and metric set must match an existing manifest; generators may be added, but a
         generator already in the run must keep its exact configuration.
+
+        Parallel shards claim at the same moment, so nothing here is read-modify-write: the
+        suite + metrics and each generator's table are files created exclusively (a hard link
+        of a complete temp file: atomic, fails if the name exists, works on NFS). A writer
+        that loses the race compares its claim with the winner's. ``manifest.json`` is then
+        rewritten as a merged view for people; :meth:`manifest` reads the claims themselves.
         """
-        path = self.root / "manifest.json"
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise SvibenchError(
                 f"results directory {self.root}: cannot create it ({e.strerror})"
             ) from None
-        if path.exists():
-            try:
-                old = json.loads(path.read_text())
-            except (OSError, json.JSONDecodeError) as e:
-                raise SvibenchError(f"{path}: unreadable manifest ({e})") from None
-            for key in ("suite", "metrics"):
-                if old.get(key) != identity[key]:
-                    raise ConfigError(
-                        f"{self.root}: this run was made with a different {key} "
-                        f"(hash {config_hash(old.get(key))} vs {config_hash(identity[key])}); "
-                        "use another --name or --fresh to start over"
-                    )
-            gens = dict(old.get("generators", {}))
-            for name, table in identity["generators"].items():
-                if name in gens and gens[name] != table:
+        self._migrate_legacy()
+        base = {k: identity[k] for k in ("suite", "metrics")}
+        existing = self._create_once(self.root / "claims" / "run.json", base)
+        for key in ("suite", "metrics"):
+            if existing is not None and existing.get(key) != _plain(identity[key]):
+                raise ConfigError(
+                    f"{self.root}: this run was made with a different {key} "
+                    f"(hash {config_hash(existing.get(key))} vs {config_hash(identity[key])}); "
+                    "use another --name or --fresh to start over"
+                )
+        gens = sorted(identity["generators"].items())
+        for create in (False, True):  # check every generator before creating any claim
+            for name, table in gens:
+                path = self.root / "claims" / "generators" / f"{name}.json"
+                if not create and not path.exists():
+                    continue
+                old = self._create_once(path, table) if create else self._read(path)
+                if old is not None and old != _plain(table):
                     raise ConfigError(
                         f"{self.root}: generator '{name}' was run here with a different "
-                        f"configuration (hash {config_hash(gens[name])} vs {config_hash(table)}); "
+                        f"configuration (hash {config_hash(old)} vs {config_hash(table)}); "
                         "use another --name or --fresh to start over"
                     )
-                gens[name] = table
-            manifest = {**old, "generators": dict(sorted(gens.items()))}
-        else:
-            manifest = {**identity, "generators": dict(sorted(identity["generators"].items()))}
-        manifest["config_hash"] = config_hash(
-            {k: manifest[k] for k in ("suite", "metrics", "generators")}
-        )
         try:
-            atomic_write_json(path, manifest)
+            atomic_write_json(self.root / "manifest.json", self.manifest())
         except OSError as e:
             raise SvibenchError(
                 f"results directory {self.root}: not writable ({e.strerror})"
             ) from None
 
-    def manifest(self) -> dict[str, Any]:
+    def _create_once(self, path: Path, obj: Any) -> Any:
+        """Create ``path`` holding ``obj`` unless it exists; returns the existing content or None."""
+        text = json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+                try:
+                    with os.fdopen(fd, "w", encoding="utf-8") as f:
+                        f.write(text)
+                        f.flush()
+                        os.fsync(f.fileno())
+                    os.chmod(tmp, 0o644)
+                    os.link(tmp, path)  # atomic and exclusive: FileExistsError if another won
+                    return None
+                except FileExistsError:
+                    pass
+                finally:
+                    os.unlink(tmp)
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise SvibenchError(f"{path}: unreadable run claim ({e})") from None
+        except OSError as e:
+            raise SvibenchError(
+                f"results directory {self.root}: not writable ({e.strerror})"
+            ) from None
+
+    def _migrate_legacy(self) -> None:
+        """A run made before claims/ existed: its manifest.json becomes claims (idempotent)."""
         path = self.root / "manifest.json"
-        if not path.exists():
-            raise SvibenchError(f"{self.root}: not a svibench run (no manifest.json)")
-        return json.loads(path.read_text())
+        if (self.root / "claims" / "run.json").exists() or not path.exists():
+            return
+        old = self._read(path)
+        for name, table in old.get("generators", {}).items():
+            self._create_once(self.root / "claims" / "generators" / f"{name}.json", table)
+        self._create_once(
+            self.root / "claims" / "run.json", {k: old.get(k) for k in ("suite", "metrics")}
+        )
+
+    @staticmethod
+    def _read(path: Path) -> dict[str, Any]:
+        try:
+            return json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise SvibenchError(f"{path}: unreadable manifest ({e})") from None
+
+    def manifest(self) -> dict[str, Any]:
+        """The run's configuration: suite, metrics, every claimed generator, config_hash."""
+        run = self.root / "claims" / "run.json"
+        if not run.exists():
+            path = self.root / "manifest.json"
+            if not path.exists():
+                raise SvibenchError(f"{self.root}: not a svibench run (no manifest.json)")
+            return self._read(path)  # a run made before claims/ existed
+        manifest = self._read(run)
+        gens = {}
+        for f in sorted((self.root / "claims" / "generators").glob("*.json")):
+            gens[f.name[: -len(".json")]] = self._read(f)
+        manifest["generators"] = gens
+        manifest["config_hash"] = config_hash(
+            {k: manifest[k] for k in ("suite", "metrics", "generators")}
+        )
+        return manifest
 
     def log(self, name: str, entry: dict[str, Any]) -> None:
         atomic_write_json(self.root / "log" / f"{name}.json", entry)
@@ -173,6 +236,11 @@ class RunStore:
         return df.sort_values(
             ["generator", "case", "clip", "metric"], kind="mergesort"
         ).reset_index(drop=True)
+
+
+def _plain(obj: Any) -> Any:
+    """``obj`` as it reads back from JSON (tuples become lists), for comparing claims."""
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
 
 
 def _jsonable(x: Any) -> Any:
