@@ -178,9 +178,10 @@ def run_suite(
             "generators": tables,
         }
     )
-    from svibench.shards import shard_units
+    from svibench.shards import assign, run_units
 
-    units = shard_units(suite, config, generators, metrics, *shard)
+    all_units = run_units(suite, config, generators, metrics)
+    units = assign(all_units, shard[1])[shard[0]]
     by_id = {c.id: c for c in suite.cases}
     cases_of = {g: [by_id[u.case] for u in units if u.generator == g] for g in generators}
     cases = [
@@ -207,6 +208,7 @@ def run_suite(
             "shard": list(shard),
             "cases": [c.id for c in cases],
             "units": {g: [c.id for c in cases_of[g]] for g in generators},
+            "run_units": [list(u.key) for u in all_units],  # every shard's: `status` totals
             "generators": list(generators),
             "seeds": {
                 c.id: [suite.protocol.seed(k) for k in range(suite.protocol.clips)] for c in cases

@@ -91,15 +91,3 @@ def run_units(
     costs = CostTable(config.sections.get("executor", {}).get("seconds_per_clip", {}), metrics)
     tables = {g: config.generator_table(g) for g in generators}
     return plan_units(suite, generators, tables, costs)
-
-
-def shard_units(
-    suite: Suite,
-    config: Any,
-    generators: tuple[str, ...],
-    metrics: tuple[str, ...],
-    index: int,
-    count: int,
-) -> list[Unit]:
-    """The units of shard ``index`` of ``count`` (``--shard I/N``)."""
-    return assign(run_units(suite, config, generators, metrics), count)[index]

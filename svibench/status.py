@@ -96,6 +96,7 @@ def _known_units(root: Path, logs: list[dict[str, Any]]) -> set[tuple[str, str]]
         except (OSError, json.JSONDecodeError, KeyError):
             pass
     for entry in logs:
+        units |= {(g, c) for g, c in entry.get("run_units", [])}
         if isinstance(entry.get("units"), dict):
             units |= {(g, c) for g, cases in entry["units"].items() for c in cases}
         else:  # older log entries: every listed generator ran every listed case
