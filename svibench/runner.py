@@ -229,51 +229,65 @@ def run_suite(
     from svibench.progress import ProgressLog
 
     tracker = ProgressLog(root, writer, shard, [u.key for u in units])
-    with _progress(show_progress, console) as progress:
-        overall = progress.add_task("clips", total=total)
-        for gname in generators:
-            todo = [
-                c for c in cases_of[gname] if store.done_clips(gname, c.id) < suite.protocol.clips
-            ]
-            progress.advance(overall, (len(cases_of[gname]) - len(todo)) * suite.protocol.clips)
-            result.timings.skipped += (len(cases_of[gname]) - len(todo)) * suite.protocol.clips
-            if not todo:  # all committed: do not load the model just to skip its cases
-                continue
-            try:
-                gen = build_generator(gname, tables[gname], device)
-            except Exception as e:
-                _unit_failed(tracker, gname, todo, e, keep_going)
-                continue
-            set_threads(threads)
-            try:
-                for case in todo:
-                    progress.update(overall, description=f"{gname} · {case.id}")
-
-                    def advance(g=gname, c=case.id) -> None:
-                        progress.advance(overall)
-                        tracker.clip(g, c, result.timings.clips)
-
-                    try:
-                        _run_case(
-                            suite,
-                            case,
-                            gname,
-                            gen,
-                            metric_objs,
-                            extractors,
-                            store,
-                            result.timings,
-                            save_videos,
-                            advance,
-                        )
-                    except Exception as e:
-                        _unit_failed(tracker, gname, [case], e, keep_going)
-            finally:
-                gen.close()
+    run = _UnitRunner(suite, metric_objs, extractors, store, result.timings, save_videos, tracker)
+    try:
+        with _progress(show_progress, console) as progress:
+            overall = progress.add_task("clips", total=total)
+            for gname in generators:
+                run.generator(gname, tables[gname], cases_of[gname], device, threads, keep_going,
+                              progress, overall)  # fmt: skip
+    except BaseException:
+        if tracker.data["state"] == "running":  # Ctrl-C, a kill: `status` must not wait for it
+            tracker.finish("interrupted")
+        raise
     tracker.finish("failed" if tracker.data["failures"] else "done")
     result.failures = tracker.data["failures"]
     result.timings.wall = time.perf_counter() - t_start
     return result
+
+
+@dataclass
+class _UnitRunner:
+    """Runs one generator's (generator, case) units of a shard, recording failures."""
+
+    suite: Suite
+    metrics: list[Metric]
+    extractors: dict
+    store: RunStore
+    timings: Timings
+    save_videos: bool
+    tracker: Any
+
+    def generator(
+        self, gname, table, cases, device, threads, keep_going, progress, overall
+    ) -> None:
+        clips = self.suite.protocol.clips
+        todo = [c for c in cases if self.store.done_clips(gname, c.id) < clips]
+        progress.advance(overall, (len(cases) - len(todo)) * clips)
+        self.timings.skipped += (len(cases) - len(todo)) * clips
+        if not todo:  # all committed: do not load the model just to skip its cases
+            return
+        try:
+            gen = build_generator(gname, table, device)
+        except Exception as e:
+            _unit_failed(self.tracker, gname, todo, e, keep_going)
+            return
+        set_threads(threads)
+        try:
+            for case in todo:
+                progress.update(overall, description=f"{gname} · {case.id}")
+
+                def advance(g=gname, c=case.id) -> None:
+                    progress.advance(overall)
+                    self.tracker.clip(g, c, self.timings.clips)
+
+                try:
+                    _run_case(self.suite, case, gname, gen, self.metrics, self.extractors,
+                              self.store, self.timings, self.save_videos, advance)  # fmt: skip
+                except Exception as e:
+                    _unit_failed(self.tracker, gname, [case], e, keep_going)
+        finally:
+            gen.close()
 
 
 def _unit_failed(tracker, gname: str, cases: list[Case], exc: Exception, keep_going: bool) -> None:

@@ -9,6 +9,8 @@ shards/*.json. Nothing here imports torch.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +79,19 @@ def committed_clips(path: Path) -> int:
         ) from None
 
 
+def _alive(worker: dict[str, Any]) -> bool:
+    """False for a worker of this host whose process is gone (killed without a word)."""
+    if worker.get("host") != socket.gethostname() or not worker.get("pid"):
+        return True  # another node: only staleness tells
+    try:
+        os.kill(int(worker["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, ValueError):
+        return True
+    return True
+
+
 def _json_files(folder: Path) -> list[dict[str, Any]]:
     out = []
     for f in sorted(folder.glob("*.json")):
@@ -129,7 +144,7 @@ def read_status(root: Path, now: float | None = None) -> RunStatus:
         busy = w.get("updated", 0.0) - w.get("started", 0.0)
         speed = w.get("generated", 0) / busy if busy > 0 and w.get("generated") else 0.0
         stale = max(STALE_S, 3.0 / speed) if speed else STALE_S
-        if w.get("state") == "running" and now - w.get("updated", 0.0) < stale:
+        if w.get("state") == "running" and now - w.get("updated", 0.0) < stale and _alive(w):
             workers.append({**w, "clips_per_s": speed})
             rate += speed
     units = []

@@ -79,3 +79,24 @@ def test_format_duration():
     assert format_duration(None).startswith("unknown")
     assert format_duration(59) == "0m 59s"
     assert format_duration(3 * 86400 + 2 * 3600 + 5 * 60) == "3d 2h 05m"
+
+
+def test_dead_local_worker_is_not_active_and_a_live_one_blocks_a_second_fanout(half_run, project):
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    now = time.time()
+    for name, pid in (("dead", gone.pid), ("live", os.getpid())):
+        (half_run / "progress" / f"{name}.json").write_text(
+            json.dumps({"writer": name, "host": socket.gethostname(), "pid": pid,
+                        "started": now - 10, "updated": now, "generated": 1, "state": "running",
+                        "failures": []})
+        )  # fmt: skip
+    assert [w["writer"] for w in read_status(half_run).workers] == ["live"]
+    proc = run_cli("run", "suites/tiny.toml", "--executor", "local", "--no-progress", cwd=project)
+    assert proc.returncode == 2 and "1 worker(s) still write to this run" in proc.stderr

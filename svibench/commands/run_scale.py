@@ -94,6 +94,7 @@ def scale_run(
         dev = cfg.resolve_device(dev)  # a login node may have no GPU: SLURM jobs resolve it
     n = shards or default_shards(kind, table, dev, threads, len(units))
     plan = assign(units, n)
+    _refuse_if_running(root)
     if fresh and root.exists():
         shutil.rmtree(root)
     ex = _executor(kind, table, dev, threads, root)
@@ -140,6 +141,24 @@ def scale_run(
     from svibench.report import print_summary
 
     print_summary(root, console)
+
+
+def _refuse_if_running(root: Path) -> None:
+    """Two fan-outs on one run would run the same units twice at once: refuse the second."""
+    if not (root / "progress").is_dir():
+        return
+    from svibench.status import read_status
+
+    try:
+        active = read_status(root).workers
+    except SvibenchError:
+        return
+    if active:
+        where = ", ".join(sorted({f"{w.get('host')}:{w.get('pid')}" for w in active})[:3])
+        raise SvibenchError(
+            f"{root}: {len(active)} worker(s) still write to this run ({where}); wait for them "
+            f"or stop them first (svibench status {root})"
+        )
 
 
 def _executor(kind: str, table: dict[str, Any], device: str, threads: int, root: Path):
