@@ -49,11 +49,9 @@ _WAN14B = Cost(
 )
 GENERATORS: dict[str, Cost] = {
     "wan-chained": _WAN14B,
-    "svi": Cost(  # same transformer; an unmerged LoRA adds a few % (rank-128 adapters)
-        470.0,
-        ESTIMATE,
-        "wan-chained estimate + ~5 % for the unmerged LoRA; not measured",
-    ),
+    # same transformer and token count (m = 5 motion frames sit inside the 81); the LoRA is
+    # merged into the weights at load (generators/lora.py), so no per-step cost of its own
+    "svi": _WAN14B,
     "diffusers-i2v": Cost(450.0, ESTIMATE, "as wan-chained (a Wan-size model assumed)"),
     # CPU generators: measured here, 2 shared cores, suites/tiny.toml (17 frames at 64×64),
     # default metric set included (svibench run --no-videos, wall / clips)

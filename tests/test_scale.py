@@ -111,7 +111,7 @@ def test_unit_work_follows_image_size_and_generator_cost(tmp_path):
     assert (wide.height, wide.width) == (480, 832)  # width capped at 832, as upstream
     assert (small.height, small.width) == (240, 416)  # native size, floored to /16
     assert wide.seconds == pytest.approx(4 * small.seconds)  # frames × pixels
-    assert wide.seconds == pytest.approx(2 * 470.0)  # 2 clips at the svi estimate
+    assert wide.seconds == pytest.approx(2 * 450.0)  # 2 clips at the svi estimate
     assert units[("w", "wide")].seconds < wide.seconds / 10  # a CPU renderer, scaled up
     over = plan_units(suite, ("svi-film",), tables, CostTable({"svi-film": 100.0}))
     assert [u.case for u in over] == ["small", "wide"]  # run order: by case id
@@ -273,8 +273,8 @@ def test_dry_run_estimates_without_torch(project, tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "3 cases × 50 clips × 81 frames = 150 clips" in out
-    # 150 clips × 470 s (svi estimate) = 19.6 GPU-hours; the CPU generator adds none
-    assert "19.6 GPU-hours" in out and "(CPU)" in out and "estimate" in out
+    # 150 clips × 450 s (svi estimate) = 18.75 GPU-hours; the CPU generator adds none
+    assert "18.8 GPU-hours" in out and "(CPU)" in out and "estimate" in out
     assert not (project / "results").exists()  # nothing written
 
 

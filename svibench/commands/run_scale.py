@@ -298,10 +298,26 @@ def print_dry_run(
             f"{kind} executor, {n} shards: {sum(1 for x in loads if x)} with work, "
             f"longest {max(loads):,.1f} h, shortest {min(loads):,.1f} h (estimated, one GPU each)"
         )
+        table = cfg.sections.get("executor", {})
+        at_once = {"slurm": table.get("array_parallelism"), "parallel": table.get("workers")}
+        slots = 1 if kind == "local" else at_once.get(kind)
+        if slots:
+            console.print(
+                f"wall-clock ≈ {_wall(loads, slots):,.1f} h with {slots} shard job(s) at a time"
+            )
     console.print(
         f"estimated total: [bold]{gpu_h:,.1f} GPU-hours[/bold] ({left_h:,.1f} left); "
         "estimates, not measurements, unless the figure column says measured"
     )
+
+
+def _wall(loads: list[float], slots: int) -> float:
+    """Hours until the last shard ends when ``slots`` run at once (queue order, no waiting)."""
+    busy = [0.0] * slots
+    for load in loads:
+        i = busy.index(min(busy))
+        busy[i] += load
+    return max(busy)
 
 
 def _num(x: float) -> str:
