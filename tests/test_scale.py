@@ -298,3 +298,23 @@ def test_executor_table_is_validated(project):
     cfg.write_text(cfg.read_text() + '\n[executor]\nkind = "cloud"\n')
     proc = run_cli("run", "suites/tiny.toml", "--dry-run", cwd=project)
     assert proc.returncode == 2 and "[executor].kind" in proc.stderr and "cloud" in proc.stderr
+
+
+def test_executor_table_maps_to_submitit_parameters():
+    from svibench.commands.run_scale import slurm_params
+    from svibench.config import executor_table
+
+    table = executor_table(
+        {"kind": "slurm", "partition": "gpu", "gpus_per_task": 1, "timeout_min": 720,
+         "array_parallelism": 16, "setup": ["module load cuda"], "retries": 1, "shards": 100},
+        "svibench.toml [executor]",
+    )  # fmt: skip
+    params = slurm_params(table)
+    assert params == {"partition": "gpu", "gpus_per_node": 1, "timeout_min": 720,
+                      "array_parallelism": 16, "setup": ["module load cuda"]}  # fmt: skip
+    ex = make_executor("slurm", folder=Path("/tmp/unused"), slurm=params, where="[executor]")
+    assert ex.params == params  # every key is one the slurm executor accepts
+    with pytest.raises(ConfigError, match="timeout_min: must be >= 1"):
+        executor_table({"timeout_min": 0}, "[executor]")
+    with pytest.raises(ConfigError, match="seconds_per_clip.svi-film"):
+        executor_table({"seconds_per_clip": {"svi-film": -1}}, "[executor]")

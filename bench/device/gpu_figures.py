@@ -209,6 +209,11 @@ class Bench:
                    phase_s=time.perf_counter() - started)  # fmt: skip
         if self.device.startswith("cuda"):
             rec["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
+        # what the --dry-run table needs: GPU-hours per case and for the suites (generation only)
+        h = rec["s_per_clip_50steps"] / 3600
+        rec["gpu_hours"] = {"10prompt_50s per case (10 clips)": 10 * h,
+                            "50prompt_250s per case (50 clips)": 50 * h,
+                            "50prompt_250s, 50 cases (2,500 clips)": 2500 * h}  # fmt: skip
         self.results["phases"][key] = rec
         self.save()
         print(json.dumps({key: rec}), flush=True)

@@ -161,10 +161,15 @@ def _refuse_if_running(root: Path) -> None:
         )
 
 
+def slurm_params(table: dict[str, Any]) -> dict[str, Any]:
+    """[executor] keys -> the slurm executor's parameters (svibench/executors.py SLURM_KEYS)."""
+    return {SLURM_FROM_EXECUTOR[k]: v for k, v in table.items() if k in SLURM_FROM_EXECUTOR}
+
+
 def _executor(kind: str, table: dict[str, Any], device: str, threads: int, root: Path):
     from svibench.executors import make_executor
 
-    slurm = {SLURM_FROM_EXECUTOR[k]: v for k, v in table.items() if k in SLURM_FROM_EXECUTOR}
+    slurm = slurm_params(table)
     return make_executor(
         kind,
         threads=threads,
