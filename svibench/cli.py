@@ -93,7 +93,7 @@ def run(
         int | None, typer.Option("--threads", min=1, help="Torch/OpenMP threads.")
     ] = None,
     shard: Annotated[
-        str, typer.Option("--shard", help="Run the deterministic subset I/N of the cases.")
+        str, typer.Option("--shard", help="Run shard I/N of the (generator, case) units.")
     ] = "0/1",
     data: Annotated[
         Path | None, typer.Option("--data", help="Dataset folder for suites with a [dataset].")
@@ -109,7 +109,7 @@ def run(
     executor: Annotated[
         str | None,
         typer.Option(
-            "--executor", help="Fan out: local | parallel | slurm (default [executor].kind)."
+            "--executor", help="Fan out: local | parallel | slurm (default \\[executor].kind)."
         ),
     ] = None,
     shards: Annotated[
