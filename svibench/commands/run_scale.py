@@ -297,7 +297,11 @@ def print_dry_run(
         )
     for note in notes:
         console.print(f"  figure {note}")
-    if n:
+    if not n:
+        console.print(
+            f"{kind} executor: one shard per visible GPU, or per --threads cores on the CPU (--shards N shows the split)"
+        )
+    else:
         loads = [sum(u.seconds for u in s) / 3600 for s in assign(units, n)]
         console.print(
             f"{kind} executor, {n} shards: {sum(1 for x in loads if x)} with work, "
