@@ -56,6 +56,12 @@ def build_generator(name: str, table: dict[str, Any], device: str) -> Generator:
     return cls(name=name, device=device, **params)  # Generator.__init__ rejects unknown parameters
 
 
+def generator_schedule(name: str, table: dict[str, Any]):
+    """The prompt schedule / clip-count rule the generator built from ``table`` will use."""
+    cls = GENERATORS.get(table["kind"], where=f"[generators.{name}].kind")
+    return cls.schedule_for(name, table)
+
+
 def build_metrics(names: tuple[str, ...]) -> list[Metric]:
     if not names:
         raise ConfigError("no metrics selected (set [run].metrics or pass --metrics)")
@@ -159,6 +165,7 @@ def run_suite(
     set_threads(threads)
     store = RunStore(root)
     tables = {g: config.generator_table(g) for g in generators}
+    schedules = {g: generator_schedule(g, tables[g]) for g in generators}
     metric_objs = build_metrics(metrics)
     store.claim(
         {
@@ -168,7 +175,10 @@ def run_suite(
                 "protocol": suite.protocol.__dict__,
             },
             "metrics": metric_identity(metric_objs),
-            "generators": tables,
+            # the effective schedule changes the video, so it is part of what must match on
+            # resume; svibench's original rule (cycle, suite clips) adds nothing, so earlier
+            # runs of unchanged generators keep resuming
+            "generators": {g: {**tables[g], **schedules[g].changed_identity()} for g in tables},
         }
     )
     cases = suite.shard(*shard)
@@ -192,6 +202,8 @@ def run_suite(
             "shard": list(shard),
             "cases": [c.id for c in cases],
             "generators": list(generators),
+            "prompt_schedules": {g: schedules[g].identity() for g in generators},
+            "video_fps": suite.protocol.video_fps,
             "seeds": {
                 c.id: [suite.protocol.seed(k) for k in range(suite.protocol.clips)] for c in cases
             },
@@ -207,7 +219,11 @@ def run_suite(
         import svibench.video  # noqa: F401
     result = RunResult(root)
     t_start = time.perf_counter()
-    total = len(generators) * len(cases) * suite.protocol.clips
+    total = sum(
+        schedules[g].num_clips(len(c.prompts), suite.protocol.clips)
+        for g in generators
+        for c in cases
+    )
     with _progress(show_progress, console) as progress:
         overall = progress.add_task("clips", total=total)
         for gname in generators:
@@ -247,10 +263,11 @@ def _run_case(
     advance,
 ) -> None:
     p = suite.protocol
+    n_clips = gen.num_clips(case, p)  # the generator's clip-count rule (svibench.suite)
     done = store.done_clips(gname, case.id)
-    if done >= p.clips:
-        timings.skipped += p.clips
-        for _ in range(p.clips):
+    if done >= n_clips:
+        timings.skipped += n_clips
+        for _ in range(n_clips):
             advance()
         return
     size_hint = (p.height or 64, p.width or 64)
@@ -270,20 +287,21 @@ def _run_case(
     timings.generate += time.perf_counter() - t_open
     # The generator's own overlap wins where it has one (svi film m = 5, shot m = 1).
     m = int(getattr(gen, "motion_frames", p.motion_frames))
-    committer = _Committer(store, gname, case.id, save_videos, p.fps, timings)
+    committer = _Committer(store, gname, case.id, save_videos, p.video_fps, timings)
     try:
-        for k in range(done, p.clips):
+        for k in range(done, n_clips):
             where = f"generator '{gname}', case '{case.id}', clip {k}"
             seed = p.seed(k)
+            prompt = gen.prompt(case, k)
             t0 = time.perf_counter()
-            frames = check_frames(session.next_clip(case.prompt(k), k, seed), p, hw, where)
+            frames = check_frames(session.next_clip(prompt, k, seed), p, hw, where)
             t1 = time.perf_counter()
             clip_input = ClipInput(
                 frames=frames,
                 reference=ref_resized,
-                prompt=case.prompt(k),
+                prompt=prompt,
                 clip=k,
-                fps=p.fps,
+                fps=p.video_fps,  # the fps the saved video has (saved_fps)
                 motion_frames=m,
                 previous_tail=tail,
             )
