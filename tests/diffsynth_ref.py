@@ -54,9 +54,10 @@ def diffsynth_from_diffusers(model, dtype: torch.dtype = torch.float32):
         eps=c.eps, patch_size=tuple(c.patch_size), num_heads=c.num_attention_heads,
         num_layers=c.num_layers, has_image_input=True,
     )  # fmt: skip
-    state = WanVideoDiTFromDiffusers({k: v.float() for k, v in model.state_dict().items()})
-    dit.load_state_dict(state, strict=True)
-    return dit.to(dtype).eval()
+    dit = dit.to(device=model.device, dtype=dtype)
+    state = WanVideoDiTFromDiffusers(model.state_dict())
+    dit.load_state_dict(state, strict=True)  # copies (and casts) into DiffSynth's tensors
+    return dit.eval()
 
 
 @torch.no_grad()
@@ -98,7 +99,7 @@ def upstream_sample(dit, noise, y, ctx_pos, ctx_neg, clip, steps: int, cfg: floa
     latents = noise.to(dtype)
     y, ctx_pos, ctx_neg, clip = (t.to(dtype) for t in (y, ctx_pos, ctx_neg, clip))
     for i, t in enumerate(timesteps):
-        ts = t.unsqueeze(0)
+        ts = t.unsqueeze(0).to(noise.device)  # SV:397
         cond = upstream_forward(dit, latents, ts, ctx_pos, clip, y)
         uncond = upstream_forward(dit, latents, ts, ctx_neg, clip, y)
         v = uncond + cfg * (cond - uncond)

@@ -106,6 +106,7 @@ def test_sampling_loop_matches_upstream(engines):
     """svibench's SVIWanPipeline loop (its scheduler grid, CFG, Euler, dtype handling) with the
     diffusers transformer vs upstream's loop on DiffSynth: same noise, y, contexts."""
     from diffusers import WanTransformer3DModel
+    from PIL import Image
     from tiny_wan import tiny_wan_dir
 
     from svibench.generators.wan_sampling import Conditioning, load_svi_pipeline
@@ -129,7 +130,7 @@ def test_sampling_loop_matches_upstream(engines):
     pipe._condition = Conditioning(frames=ref_img[None], reference=ref_img, ref_pad_num=0)
     try:
         ours = pipe(
-            image=__import__("PIL.Image").Image.fromarray(ref_img), prompt_embeds=ctx_pos,
+            image=Image.fromarray(ref_img), prompt_embeds=ctx_pos,
             negative_prompt_embeds=ctx_neg, height=64, width=64, num_frames=9,
             num_inference_steps=STEPS, guidance_scale=CFG, latents=x, output_type="latent",
         ).frames  # fmt: skip
