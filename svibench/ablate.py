@@ -798,7 +798,7 @@ def _claim_all(result: AblationResult, suite: Any, config: Config) -> None:
     Parallel jobs each claim their generator; concurrent manifest rewrites can drop an entry,
     so the merge step records them all again (claim is additive and idempotent).
     """
-    from svibench.runner import build_metrics, metric_identity
+    from svibench.runner import build_metrics, claimed_table, metric_identity
     from svibench.store import RunStore
 
     tables = {
@@ -812,10 +812,10 @@ def _claim_all(result: AblationResult, suite: Any, config: Config) -> None:
             "suite": {
                 "name": suite.name,
                 "digest": suite.digest(),
-                "protocol": suite.protocol.__dict__,
+                "protocol": suite.protocol.identity(),
             },
             "metrics": metric_identity(build_metrics(result.spec.metrics)),
-            "generators": tables,
+            "generators": {g: claimed_table(g, t) for g, t in tables.items()},  # as runner
         }
     )
 

@@ -226,6 +226,16 @@ def suite_show(
     for c in st.cases:
         table.add_row(c.id, c.image, str(len(c.prompts)), c.prompts[0][:60])
     console.print(table)
+    cfg_path = config or Path(os.environ.get("SVIBENCH_CONFIG", "svibench.toml"))
+    if cfg_path.exists():  # each generator's prompt schedule and clip count on this suite
+        from svibench.config import load_config
+        from svibench.generators.registry import GENERATORS
+        from svibench.suite import clip_plan
+
+        console.print("prompts / clips per generator:")
+        for n, t in sorted(load_config(cfg_path).generator_tables.items()):
+            schedule = GENERATORS.get(t["kind"]).schedule_for(n, t)
+            console.print(f"  {n}: {clip_plan(st, schedule)}")
 
 
 @suite_app.command("import")

@@ -62,6 +62,13 @@ def generator_schedule(name: str, table: dict[str, Any]):
     return cls.schedule_for(name, table)
 
 
+def claimed_table(name: str, table: dict[str, Any]) -> dict[str, Any]:
+    """A generator's entry in the run manifest: its svibench.toml table plus its effective
+    prompt schedule when that is not svibench's original rule (the schedule changes the video,
+    so resume must refuse a change; unchanged generators keep their earlier hashes)."""
+    return {**table, **generator_schedule(name, table).changed_identity()}
+
+
 def build_metrics(names: tuple[str, ...]) -> list[Metric]:
     if not names:
         raise ConfigError("no metrics selected (set [run].metrics or pass --metrics)")
@@ -172,13 +179,10 @@ def run_suite(
             "suite": {
                 "name": suite.name,
                 "digest": suite.digest(),
-                "protocol": suite.protocol.__dict__,
+                "protocol": suite.protocol.identity(),  # unset optional fields left out
             },
             "metrics": metric_identity(metric_objs),
-            # the effective schedule changes the video, so it is part of what must match on
-            # resume; svibench's original rule (cycle, suite clips) adds nothing, so earlier
-            # runs of unchanged generators keep resuming
-            "generators": {g: {**tables[g], **schedules[g].changed_identity()} for g in tables},
+            "generators": {g: claimed_table(g, tables[g]) for g in tables},
         }
     )
     cases = suite.shard(*shard)

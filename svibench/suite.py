@@ -198,6 +198,13 @@ class Suite:
         return tuple(c for i, c in enumerate(ordered) if i % count == index)
 
 
+def clip_plan(suite: Suite, schedule: PromptSchedule) -> str:
+    """How a generator with ``schedule`` runs ``suite``: its rule and clips per case."""
+    counts = [schedule.num_clips(len(c.prompts), suite.protocol.clips) for c in suite.cases]
+    spread = str(counts[0]) if min(counts) == max(counts) else f"{min(counts)}-{max(counts)}"
+    return f"{schedule.describe()}: {spread} clips per case, {sum(counts)} in all"
+
+
 def _image_identity(image: str) -> str:
     if image.startswith("world:"):
         return image

@@ -154,6 +154,7 @@ def test_runner_uses_schedule_and_records_it(tmp_path: Path, monkeypatch):
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["generators"]["w-rep"]["prompt_schedule"] == "repeat:2"
     assert "prompt_schedule" not in manifest["generators"]["tiny-world"]
+    assert manifest["suite"]["protocol"]["saved_fps"] == 24
     log = json.loads(next((tmp_path / "run" / "log").glob("*.json")).read_text())
     assert log["prompt_schedules"]["tiny-world"] == {
         "prompt_schedule": "cycle",
@@ -163,3 +164,16 @@ def test_runner_uses_schedule_and_records_it(tmp_path: Path, monkeypatch):
     # resuming the finished run re-generates nothing, with the per-case clip counts
     again = run_suite(suite, cfg, gens, ("ssim_ref",), tmp_path / "run", show_progress=False)
     assert again.timings.clips == 0 and again.timings.skipped == 4 + 2 + 5 + 5
+
+
+def test_clip_plan_line():
+    from svibench.suite import Suite, clip_plan
+
+    cases = (Case("a", "world:1", ("x",) * 3), Case("b", "world:2", ("y",) * 12))
+    suite = Suite("s", Protocol(clips=10), cases)
+    assert clip_plan(suite, PromptSchedule.parse("cycle", "upstream")) == (
+        "cycle, min(suite clips, prompts): 3-10 clips per case, 13 in all"
+    )
+    assert clip_plan(suite, PromptSchedule.parse("first", "upstream")).endswith(
+        "10 clips per case, 20 in all"
+    )
