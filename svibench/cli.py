@@ -243,7 +243,8 @@ def suite_show(
     p = st.protocol
     console.print(f"[bold]{st.name}[/bold] v{st.version}: {st.description}")
     console.print(
-        f"{p.clips} clips × {p.frames_per_clip} frames at {p.fps} fps, motion frames m={p.motion_frames}, "
+        f"{p.clips} clips × {p.frames_per_clip} frames at {p.fps} fps (saved at {p.video_fps}), "
+        f"motion frames m={p.motion_frames}, "
         f"seed(k) = {p.seed_base} + {p.seed_stride}·k, size "
         + (f"{p.height}×{p.width}" if p.width else f"native, width ≤ {p.max_width}")
         + f", {p.clips * p.seconds_per_clip:.1f} s per case"
@@ -252,6 +253,16 @@ def suite_show(
     for c in st.cases:
         table.add_row(c.id, c.image, str(len(c.prompts)), c.prompts[0][:60])
     console.print(table)
+    cfg_path = config or Path(os.environ.get("SVIBENCH_CONFIG", "svibench.toml"))
+    if cfg_path.exists():  # each generator's prompt schedule and clip count on this suite
+        from svibench.config import load_config
+        from svibench.generators.registry import GENERATORS
+        from svibench.suite import clip_plan
+
+        console.print("prompts / clips per generator:")
+        for n, t in sorted(load_config(cfg_path).generator_tables.items()):
+            schedule = GENERATORS.get(t["kind"]).schedule_for(n, t)
+            console.print(f"  {n}: {clip_plan(st, schedule)}")
 
 
 @suite_app.command("import")
@@ -295,10 +306,11 @@ def list_generators(config: ConfigOpt = None, debug: DebugOpt = False) -> None:
         from svibench.config import load_config
 
         cfg = load_config(cfg_path)
-        t = Table("name", "kind", "parameters", "default run")
+        t = Table("name", "kind", "parameters", "prompts / clips", "default run")
         for n, table in sorted(cfg.generator_tables.items()):
             params = ", ".join(f"{k}={v}" for k, v in table.items() if k != "kind")
-            t.add_row(n, table["kind"], params, "yes" if n in cfg.generators else "")
+            schedule = GENERATORS.get(table["kind"]).schedule_for(n, table).describe()
+            t.add_row(n, table["kind"], params, schedule, "yes" if n in cfg.generators else "")
         console.print(t)
 
 

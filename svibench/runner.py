@@ -57,6 +57,19 @@ def build_generator(name: str, table: dict[str, Any], device: str) -> Generator:
     return cls(name=name, device=device, **params)  # Generator.__init__ rejects unknown parameters
 
 
+def generator_schedule(name: str, table: dict[str, Any]):
+    """The prompt schedule / clip-count rule the generator built from ``table`` will use."""
+    cls = GENERATORS.get(table["kind"], where=f"[generators.{name}].kind")
+    return cls.schedule_for(name, table)
+
+
+def claimed_table(name: str, table: dict[str, Any]) -> dict[str, Any]:
+    """A generator's entry in the run manifest: its svibench.toml table plus its effective
+    prompt schedule when that is not svibench's original rule (the schedule changes the video,
+    so resume must refuse a change; unchanged generators keep their earlier hashes)."""
+    return {**table, **generator_schedule(name, table).changed_identity()}
+
+
 def build_metrics(names: tuple[str, ...]) -> list[Metric]:
     if not names:
         raise ConfigError("no metrics selected (set [run].metrics or pass --metrics)")
@@ -166,16 +179,17 @@ def run_suite(
     set_threads(threads)
     store = RunStore(root)
     tables = {g: config.generator_table(g) for g in generators}
+    schedules = {g: generator_schedule(g, tables[g]) for g in generators}
     metric_objs = build_metrics(metrics)
     store.claim(
         {
             "suite": {
                 "name": suite.name,
                 "digest": suite.digest(),
-                "protocol": suite.protocol.__dict__,
+                "protocol": suite.protocol.identity(),  # unset optional fields left out
             },
             "metrics": metric_identity(metric_objs),
-            "generators": tables,
+            "generators": {g: claimed_table(g, tables[g]) for g in tables},
         }
     )
     from svibench.shards import assign, run_units
@@ -208,8 +222,10 @@ def run_suite(
             "shard": list(shard),
             "cases": [c.id for c in cases],
             "units": {g: [c.id for c in cases_of[g]] for g in generators},
-            "run_units": [list(u.key) for u in all_units],  # every shard's: `status` totals
+            "run_units": [[*u.key, u.clips] for u in all_units],  # every shard's: `status` totals
             "generators": list(generators),
+            "prompt_schedules": {g: schedules[g].identity() for g in generators},
+            "video_fps": suite.protocol.video_fps,
             "seeds": {
                 c.id: [suite.protocol.seed(k) for k in range(suite.protocol.clips)] for c in cases
             },
@@ -225,11 +241,14 @@ def run_suite(
         import svibench.video  # noqa: F401
     result = RunResult(root)
     t_start = time.perf_counter()
-    total = len(units) * suite.protocol.clips
+    total = sum(u.clips for u in units)
     from svibench.progress import ProgressLog
 
     tracker = ProgressLog(root, writer, shard, [u.key for u in units])
-    run = _UnitRunner(suite, metric_objs, extractors, store, result.timings, save_videos, tracker)
+    run = _UnitRunner(
+        suite, metric_objs, extractors, store, result.timings, save_videos, tracker,
+        {u.key: u.clips for u in units},
+    )  # fmt: skip
     try:
         with _progress(show_progress, console) as progress:
             overall = progress.add_task("clips", total=total)
@@ -257,14 +276,15 @@ class _UnitRunner:
     timings: Timings
     save_videos: bool
     tracker: Any
+    clips_of: dict[tuple[str, str], int]  # (generator, case) -> clips (the generator's rule)
 
     def generator(
         self, gname, table, cases, device, threads, keep_going, progress, overall
     ) -> None:
-        clips = self.suite.protocol.clips
-        todo = [c for c in cases if self.store.done_clips(gname, c.id) < clips]
-        progress.advance(overall, (len(cases) - len(todo)) * clips)
-        self.timings.skipped += (len(cases) - len(todo)) * clips
+        todo = [c for c in cases if self.store.done_clips(gname, c.id) < self.clips_of[gname, c.id]]
+        skipped = sum(self.clips_of[gname, c.id] for c in cases if c not in todo)
+        progress.advance(overall, skipped)
+        self.timings.skipped += skipped
         if not todo:  # all committed: do not load the model just to skip its cases
             return
         try:
@@ -314,10 +334,11 @@ def _run_case(
     advance,
 ) -> None:
     p = suite.protocol
+    n_clips = gen.num_clips(case, p)  # the generator's clip-count rule (svibench.suite)
     done = store.done_clips(gname, case.id)
-    if done >= p.clips:
-        timings.skipped += p.clips
-        for _ in range(p.clips):
+    if done >= n_clips:
+        timings.skipped += n_clips
+        for _ in range(n_clips):
             advance()
         return
     size_hint = (p.height or 64, p.width or 64)
@@ -337,20 +358,21 @@ def _run_case(
     timings.generate += time.perf_counter() - t_open
     # The generator's own overlap wins where it has one (svi film m = 5, shot m = 1).
     m = int(getattr(gen, "motion_frames", p.motion_frames))
-    committer = _Committer(store, gname, case.id, save_videos, p.fps, timings)
+    committer = _Committer(store, gname, case.id, save_videos, p.video_fps, timings)
     try:
-        for k in range(done, p.clips):
+        for k in range(done, n_clips):
             where = f"generator '{gname}', case '{case.id}', clip {k}"
             seed = p.seed(k)
+            prompt = gen.prompt(case, k)
             t0 = time.perf_counter()
-            frames = check_frames(session.next_clip(case.prompt(k), k, seed), p, hw, where)
+            frames = check_frames(session.next_clip(prompt, k, seed), p, hw, where)
             t1 = time.perf_counter()
             clip_input = ClipInput(
                 frames=frames,
                 reference=ref_resized,
-                prompt=case.prompt(k),
+                prompt=prompt,
                 clip=k,
-                fps=p.fps,
+                fps=p.video_fps,  # the fps the saved video has (saved_fps)
                 motion_frames=m,
                 previous_tail=tail,
             )

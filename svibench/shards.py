@@ -56,14 +56,18 @@ def plan_units(
     suite: Suite, generators: tuple[str, ...], tables: dict[str, dict[str, Any]], costs: Any
 ) -> list[Unit]:
     """Every (generator, case) unit of the run, in run order (generator, then case id)."""
+    from svibench.runner import generator_schedule
+
     p = suite.protocol
     sizes = {c.id: frame_size(suite, c) for c in suite.cases}
     units = []
     for g in generators:
+        schedule = generator_schedule(g, tables[g])  # the generator's clip-count rule
         for c in sorted(suite.cases, key=lambda c: c.id):
             h, w = sizes[c.id]
+            clips = schedule.num_clips(len(c.prompts), p.clips)
             per_clip = costs.clip_seconds(g, tables[g], p.frames_per_clip, h, w)
-            units.append(Unit(g, c.id, p.clips, p.frames_per_clip, h, w, p.clips * per_clip))
+            units.append(Unit(g, c.id, clips, p.frames_per_clip, h, w, clips * per_clip))
     return units
 
 

@@ -102,6 +102,11 @@ def _json_files(folder: Path) -> list[dict[str, Any]]:
     return out
 
 
+def _unit_clips(logs: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """Clips per (generator, case) as planned (the generator's clip-count rule), where logged."""
+    return {(u[0], u[1]): int(u[2]) for e in logs for u in e.get("run_units", []) if len(u) > 2}
+
+
 def _known_units(root: Path, logs: list[dict[str, Any]]) -> set[tuple[str, str]]:
     units: set[tuple[str, str]] = set()
     plan = root / "plan.json"
@@ -111,7 +116,7 @@ def _known_units(root: Path, logs: list[dict[str, Any]]) -> set[tuple[str, str]]
         except (OSError, json.JSONDecodeError, KeyError):
             pass
     for entry in logs:
-        units |= {(g, c) for g, c in entry.get("run_units", [])}
+        units |= {(u[0], u[1]) for u in entry.get("run_units", [])}
         if isinstance(entry.get("units"), dict):
             units |= {(g, c) for g, cases in entry["units"].items() for c in cases}
         else:  # older log entries: every listed generator ran every listed case
@@ -147,11 +152,14 @@ def read_status(root: Path, now: float | None = None) -> RunStatus:
         if w.get("state") == "running" and now - w.get("updated", 0.0) < stale and _alive(w):
             workers.append({**w, "clips_per_s": speed})
             rate += speed
+    planned = _unit_clips(logs)
     units = []
     for g, c in sorted(_known_units(root, logs)):
         path = root / "rows" / g / f"{c}.parquet"
         done = committed_clips(path) if path.exists() else 0
-        units.append(UnitStatus(g, c, done, clips, errors.get((g, c), (0.0, ""))[1]))
+        units.append(
+            UnitStatus(g, c, done, planned.get((g, c), clips), errors.get((g, c), (0.0, ""))[1])
+        )
     return RunStatus(root, manifest["suite"]["name"], units, workers, rate)
 
 

@@ -3,8 +3,8 @@
 A suite file is TOML::
 
     [suite]       name, description, version
-    [protocol]    frames_per_clip, fps, max_width, height/width (optional), clips,
-                  motion_frames, seed_base, seed_stride
+    [protocol]    frames_per_clip, fps, saved_fps (optional), max_width, height/width
+                  (optional), clips, motion_frames, seed_base, seed_stride
     [dataset]     (optional) cases from a folder in the SVI benchmark layout
     [[cases]]     id, image, prompts
 
@@ -18,6 +18,7 @@ import ast
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,10 +37,17 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
 @dataclass(frozen=True)
 class Protocol:
-    """How every clip of every case is produced (SVI defaults: 81 frames, 16 fps, width <= 832)."""
+    """How every clip of every case is produced (SVI defaults: 81 frames, 16 fps, width <= 832).
+
+    ``fps`` is the generation rate: the content time of a clip (5 s per prompt = 80 new frames
+    at 16 fps), used for drift slopes. ``saved_fps`` is the rate the videos are written and
+    scored at (VBench's dynamic_degree and the windowed dimensions read it); upstream
+    test_svi.py:483 saves at 24 fps, so the SVI suites set 24. None = ``fps``.
+    """
 
     frames_per_clip: int = 81
     fps: int = 16
+    saved_fps: int | None = None
     clips: int = 10
     max_width: int = 832
     width: int | None = None  # fixed size: both set; otherwise derived from the image
@@ -68,6 +76,19 @@ class Protocol:
     def seconds_per_clip(self) -> float:
         return (self.frames_per_clip - self.motion_frames) / self.fps
 
+    @property
+    def video_fps(self) -> int:
+        """The fps videos are written with and that the metrics see."""
+        return self.saved_fps if self.saved_fps is not None else self.fps
+
+    def identity(self) -> dict[str, Any]:
+        """Fields that change results. Optional fields left unset are omitted, so a suite file
+        written before the field existed keeps its digest (and its runs keep resuming)."""
+        return {k: v for k, v in asdict(self).items() if not (k in _OPTIONAL and v is None)}
+
+
+_OPTIONAL = ("saved_fps",)
+
 
 @dataclass(frozen=True)
 class Case:
@@ -76,8 +97,79 @@ class Case:
     prompts: tuple[str, ...]
 
     def prompt(self, clip: int) -> str:
-        """Clip k takes prompt k, cycling when the list is shorter (upstream test_svi.py)."""
+        """Clip k takes prompt k, cycling when the list is shorter (``PromptSchedule()``)."""
         return self.prompts[clip % len(self.prompts)]
+
+
+CLIP_COUNTS = ("suite", "upstream")
+
+
+@dataclass(frozen=True)
+class PromptSchedule:
+    """Which prompt clip k gets and how many clips a case has: part of a generator's protocol.
+
+    Upstream test_svi.py:396-401 and :430-438:
+    - ``first`` (``--use_first_prompt_only``, scripts/test/svi_shot.sh): every clip gets
+      prompts[0]; the case has ``--num_clips`` clips.
+    - ``repeat:N`` (``--prompt_repeat_times N``, SVI 2.0: N = 2): clip k gets
+      prompts[(k // N) % n]; the case has min(num_clips, n·N) clips.
+    - ``cycle`` = ``repeat:1``: clip k gets prompts[k % n] (film, tom, shot-less scripts).
+
+    ``clip_count``: ``"upstream"`` applies the min(num_clips, n·N) rule with the suite's
+    ``clips`` as ``--num_clips``; ``"suite"`` always makes the suite's ``clips`` (prompts wrap
+    around), svibench's rule for generators without an upstream script.
+    """
+
+    repeat: int = 1
+    first_only: bool = False
+    clip_count: str = "suite"
+
+    @classmethod
+    def parse(cls, spec: str, clip_count: str = "suite", where: str = "prompt_schedule"):
+        if clip_count not in CLIP_COUNTS:
+            raise ConfigError(
+                f"{where}: clip_count must be 'suite' or 'upstream', got {clip_count!r}"
+            )
+        if spec == "first":
+            return cls(1, True, clip_count)
+        if spec == "cycle":
+            return cls(1, False, clip_count)
+        head, _, n = str(spec).partition(":")
+        if head == "repeat" and n.isdigit() and int(n) >= 1:
+            return cls(int(n), False, clip_count)
+        raise ConfigError(f"{where}: 'first', 'cycle' or 'repeat:N' (N >= 1), got {spec!r}")
+
+    @property
+    def spec(self) -> str:
+        if self.first_only:
+            return "first"
+        return "cycle" if self.repeat == 1 else f"repeat:{self.repeat}"
+
+    def prompt(self, prompts: Sequence[str], clip: int) -> str:
+        if self.first_only:
+            return prompts[0]  # test_svi.py:431-432
+        return prompts[(clip // self.repeat) % len(prompts)]  # test_svi.py:435-438
+
+    def num_clips(self, n_prompts: int, suite_clips: int) -> int:
+        if self.clip_count == "suite" or self.first_only:
+            return suite_clips  # test_svi.py:396-397
+        return min(suite_clips, n_prompts * self.repeat)  # test_svi.py:399-401
+
+    def identity(self) -> dict[str, Any]:
+        return {"prompt_schedule": self.spec, "clip_count": self.clip_count}
+
+    def changed_identity(self) -> dict[str, Any]:
+        """``identity()``, or {} for svibench's original rule (cycle, suite clips): what goes
+        into config hashes, so runs and baselines made before schedules existed still match."""
+        return {} if self == PromptSchedule() else self.identity()
+
+    def describe(self) -> str:
+        clips = (
+            "suite clips"
+            if self.clip_count == "suite" or self.first_only
+            else ("min(suite clips, prompts" + (f" x {self.repeat})" if self.repeat > 1 else ")"))
+        )
+        return f"{self.spec}, {clips}"
 
 
 @dataclass(frozen=True)
@@ -95,7 +187,7 @@ class Suite:
         blob = {
             "name": self.name,
             "version": self.version,
-            "protocol": asdict(self.protocol),
+            "protocol": self.protocol.identity(),
             "cases": [asdict(c) | {"image": _image_identity(c.image)} for c in self.cases],
         }
         return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
@@ -104,6 +196,13 @@ class Suite:
         """Deterministic subset of cases for ``--shard index/count`` (round-robin by sorted id)."""
         ordered = sorted(self.cases, key=lambda c: c.id)
         return tuple(c for i, c in enumerate(ordered) if i % count == index)
+
+
+def clip_plan(suite: Suite, schedule: PromptSchedule) -> str:
+    """How a generator with ``schedule`` runs ``suite``: its rule and clips per case."""
+    counts = [schedule.num_clips(len(c.prompts), suite.protocol.clips) for c in suite.cases]
+    spread = str(counts[0]) if min(counts) == max(counts) else f"{min(counts)}-{max(counts)}"
+    return f"{schedule.describe()}: {spread} clips per case, {sum(counts)} in all"
 
 
 def _image_identity(image: str) -> str:
@@ -176,6 +275,7 @@ _PROTOCOL_KEYS = {f for f in Protocol.__dataclass_fields__}
 _INT_MIN = {
     "frames_per_clip": 2,
     "fps": 1,
+    "saved_fps": 1,
     "clips": 1,
     "max_width": 16,
     "width": 16,
@@ -306,15 +406,22 @@ def load_reference_image(case: Case, size_hint: tuple[int, int] = (64, 64)) -> n
         return World(
             seed=int(case.image.split(":", 1)[1]), height=size_hint[0], width=size_hint[1]
         ).reference()
-    from PIL import Image, UnidentifiedImageError
+    return decode_image(case.image, f"case '{case.id}'")
 
-    try:
-        with Image.open(case.image) as im:
-            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError) as e:
+
+def decode_image(path: str, where: str) -> np.ndarray:
+    """uint8 RGB H×W×3 exactly as upstream reads the reference (test_svi.py:374):
+    ``cv2.imread`` (IMREAD_COLOR: applies the EXIF orientation, drops alpha, 16-bit -> 8-bit,
+    grey -> 3 channels) then BGR -> RGB. PIL would ignore the EXIF orientation."""
+    import cv2
+
+    data = np.fromfile(path, dtype=np.uint8) if Path(path).is_file() else None
+    bgr = None if data is None or data.size == 0 else cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if bgr is None:
         raise ConfigError(
-            f"case '{case.id}': cannot read reference image {case.image} ({e})"
-        ) from None
+            f"{where}: cannot read reference image {path} (not an image OpenCV decodes)"
+        )
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def _toml_str(s: str) -> str:
@@ -330,7 +437,7 @@ def write_suite_from_folder(
 ) -> Path:
     """``svibench suite import``: a dataset folder -> a suite file with explicit cases.
 
-    Protocol defaults are SVI's (81 frames, 16 fps, width <= 832, seed 42·k); image paths are
+    Protocol defaults are SVI's (81 frames, 16 fps saved at 24, width <= 832, seed 42·k); image paths are
     written relative to the suite file.
     """
     from svibench.atomic import atomic_write_text
@@ -349,6 +456,7 @@ def write_suite_from_folder(
         "[protocol]  # SVI upstream: 81 frames at 16 fps, width <= 832, seed of clip k = 42k",
         "frames_per_clip = 81",
         "fps = 16",
+        "saved_fps = 24            # upstream test_svi.py:483 writes its mp4s at 24 fps",
         f"clips = {n}",
         "max_width = 832",
         f"motion_frames = {motion_frames}",

@@ -16,7 +16,7 @@ from conftest import ROOT, run_cli
 from svibench.config import load_config
 from svibench.costs import CostTable
 from svibench.errors import ConfigError
-from svibench.executors import LocalExecutor, ParallelExecutor, make_executor, visible_gpus
+from svibench.executors import ParallelExecutor, make_executor, visible_gpus
 from svibench.report import write_tables
 from svibench.runner import run_suite
 from svibench.scale import ShardJob, plan_shards, run_scaled
@@ -100,7 +100,7 @@ def test_unit_work_follows_image_size_and_generator_cost(tmp_path):
         folder = tmp_path / "data" / name
         folder.mkdir(parents=True)
         Image.new("RGB", size).save(folder / "image.jpg")
-        (folder / "prompt.txt").write_text("a prompt\n")
+        (folder / "prompt.txt").write_text("a prompt\nanother\n")  # svi: clips = min(2, prompts)
     (tmp_path / "s.toml").write_text(
         '[suite]\nname = "s"\n[protocol]\nclips = 2\n[dataset]\nname = "x"\n'
     )
@@ -184,17 +184,15 @@ def test_dead_shard_is_resubmitted_and_resumes(project, tmp_path, monkeypatch):
     assert all(d["outcome"] == "returned" and not d["unfinished"] for d in died)  # last round
 
 
-def test_input_error_is_reported_not_retried(project):
+def test_unknown_generator_kind_fails_before_any_job(project):
+    # The plan needs each generator's clip-count rule, so a bad kind is a one-line input error
+    # before anything is submitted (nothing to retry, no folder written).
     with open(project / "svibench.toml", "a") as f:
         f.write('\n[generators.broken]\nkind = "no-such-kind"\n')
     cfg, suite = _setup(project)
-    root = project / "results" / "broken"
-    shards = plan_shards(suite, cfg, ("broken", "tiny-world"), METRICS, 2)
-    result = run_scaled(_job(cfg, suite, root, ("broken", "tiny-world")), shards, LocalExecutor())
-    assert result.rounds == 1  # bad input: a retry would only repeat it
-    assert sorted(c for g, c, _ in result.incomplete) == sorted(c.id for c in suite.cases)
-    assert all(g == "broken" and "no-such-kind" in e for g, _, e in result.incomplete)
-    assert RunStore(root).done_clips("tiny-world", "desk") == 6  # the other units still ran
+    with pytest.raises(ConfigError, match="no-such-kind"):
+        plan_shards(suite, cfg, ("broken", "tiny-world"), METRICS, 2)
+    assert not (project / "results" / "broken").exists()
 
 
 def test_parallel_workers_are_pinned_to_the_parents_gpus(monkeypatch):
@@ -253,7 +251,7 @@ def test_dry_run_estimates_without_torch(project, tmp_path):
         folder = tmp_path / "data" / f"case{i}"
         folder.mkdir(parents=True)
         Image.new("RGB", (832, 480)).save(folder / "image.png")
-        (folder / "prompt.txt").write_text("a\nb\n")
+        (folder / "prompt.txt").write_text("".join(f"p{i}\n" for i in range(50)))  # 50 clips
     suite = tmp_path / "big.toml"
     suite.write_text(
         (ROOT / "suites" / "50prompt_250s.toml")

@@ -10,7 +10,14 @@ from conftest import run_cli
 from PIL import Image
 
 from svibench.errors import ConfigError
-from svibench.suite import Case, Protocol, find_reference_image, load_suite, parse_prompt_text
+from svibench.suite import (
+    Case,
+    Protocol,
+    decode_image,
+    find_reference_image,
+    load_suite,
+    parse_prompt_text,
+)
 
 
 def test_prompt_file_formats():
@@ -100,3 +107,36 @@ def test_sharding_is_a_partition():
     ids = sorted(c.id for p in parts for c in p)
     assert ids == sorted(c.id for c in st.cases)
     assert st.shard(1, 3) == st.shard(1, 3)
+
+
+def test_saved_fps_is_optional_and_keeps_old_digests(tmp_path: Path):
+    p = Protocol(clips=3)
+    assert p.video_fps == 16 and "saved_fps" not in p.identity()
+    q = Protocol(clips=3, saved_fps=24)
+    assert q.video_fps == 24 and q.fps == 16 and q.identity()["saved_fps"] == 24
+    assert q.seconds_per_clip == p.seconds_per_clip  # content time follows the generation fps
+    for name in ("10prompt_50s", "50prompt_250s"):
+        text = (Path(__file__).parents[1] / "suites" / f"{name}.toml").read_text()
+        assert "saved_fps = 24" in text and "fps = 16" in text
+
+
+def test_reference_decoded_like_cv2_imread_with_exif(tmp_path: Path):
+    # upstream test_svi.py:374 reads the reference with cv2.imread, which applies the EXIF
+    # orientation; PIL's Image.open alone would not
+    import cv2
+
+    rng = np.random.default_rng(0)
+    img = (rng.random((24, 40, 3)) * 255).astype(np.uint8)
+    im = Image.fromarray(img)
+    exif = im.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    path = tmp_path / "rot.jpg"
+    im.save(path, exif=exif.tobytes(), quality=95)
+    got = decode_image(str(path), "case")
+    expected = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    assert got.shape == (40, 24, 3) and np.array_equal(got, expected)
+    with Image.open(path) as raw:
+        assert raw.size == (40, 24)  # PIL alone keeps the stored orientation
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    with pytest.raises(ConfigError, match="cannot read reference image"):
+        decode_image(str(tmp_path / "bad.png"), "case 'x'")

@@ -25,7 +25,7 @@ motion_frames = 1
 [[cases]]
 id = "a"
 image = "world:7"
-prompts = ["a red ball", "a blue cube"]
+prompts = ["a red ball", "a blue cube", "a dog sits"]  # 3 prompts: upstream makes min(clips, prompts)
 """
 
 

@@ -36,11 +36,20 @@ def test_key_conversion():
         "blocks.0.ffn.net.0.proj.lora_A.weight" in out and "blocks.0.ffn.net.2.lora_B.weight" in out
     )
     alt = convert_upstream_keys(
-        {"diffusion_model.blocks.3.cross_attn.k_img.lora_down.weight": torch.zeros(1)}
+        {
+            "diffusion_model.blocks.3.cross_attn.k_img.lora_down.weight": torch.zeros(1, 2),
+            "diffusion_model.blocks.3.cross_attn.k_img.lora_up.weight": torch.zeros(2, 1),
+            "diffusion_model.blocks.3.cross_attn.k_img.alpha": torch.tensor(1.0),
+        }
     )
-    assert list(alt) == ["blocks.3.attn2.add_k_proj.lora_A.weight"]
-    with pytest.raises(ConfigError, match="unexpected LoRA key"):
+    assert sorted(alt) == [
+        "blocks.3.attn2.add_k_proj.lora_A.weight",
+        "blocks.3.attn2.add_k_proj.lora_B.weight",
+    ]
+    with pytest.raises(ConfigError, match="unknown module 'norm3'"):
         convert_upstream_keys({"pipe.dit.blocks.0.norm3.lora_A.default.weight": torch.zeros(1)})
+    with pytest.raises(ConfigError, match="no matching lora_B"):
+        convert_upstream_keys({"blocks.0.ffn.0.lora_A.default.weight": torch.zeros(1, 2)})
 
 
 def test_merge_is_w_plus_b_at_a():

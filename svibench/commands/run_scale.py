@@ -339,5 +339,5 @@ def _committed(root: Path, units: list, clips: int) -> dict[tuple[str, str], int
     out = {}
     for u in units:
         path = root / "rows" / u.generator / f"{u.case}.parquet"
-        out[u.key] = min(clips, committed_clips(path)) if path.exists() else 0
+        out[u.key] = min(u.clips, committed_clips(path)) if path.exists() else 0
     return out

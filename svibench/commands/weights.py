@@ -1,4 +1,4 @@
-"""``svibench weights list|check|path|fetch``: the offline weight catalogue on the command line.
+"""``svibench weights list|check|path|fetch|inspect``: the offline weight catalogue on the command line.
 
 Mount in svibench/cli.py with ``app.add_typer(weights_app, name="weights")`` where
 ``from svibench.commands.weights import app as weights_app``.
@@ -86,3 +86,19 @@ def fetch_cmd(
     from svibench.weights import fetch
 
     typer.echo(str(fetch(name, into)))
+
+
+@app.command("inspect")
+def inspect_cmd(
+    file: Path = typer.Argument(..., help="a LoRA .safetensors file (e.g. an SVI checkpoint)"),
+) -> None:
+    """A LoRA file's key layout, rank, targeted modules and whether svibench can load it
+    (reads only the safetensors header; exit 2 if svibench cannot load it)."""
+    from svibench.errors import ConfigError
+    from svibench.lora_inspect import inspect_lora
+
+    report = inspect_lora(file)
+    for line in report.lines():
+        typer.echo(line)
+    if not report.loadable:
+        raise ConfigError(f"{file}: svibench cannot load this LoRA ({report.problems[0]})")

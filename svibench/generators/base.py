@@ -15,9 +15,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from svibench.errors import GeneratorOutputError
-from svibench.suite import Case, Protocol
+from svibench.suite import Case, PromptSchedule, Protocol
 
 State = dict[str, Any]
+SCHEDULE_KEYS = ("prompt_schedule", "clip_count")
 
 
 class Session(ABC):
@@ -43,8 +44,14 @@ class Generator(ABC):
 
     params: ClassVar[dict[str, Any]] = {}
     description: ClassVar[str] = ""
+    # Prompt schedule and clip-count rule (svibench.suite.PromptSchedule); every generator
+    # accepts the keys ``prompt_schedule`` and ``clip_count`` in svibench.toml.
+    prompt_schedule: ClassVar[str] = "cycle"
+    clip_count: ClassVar[str] = "suite"
 
     def __init__(self, name: str, device: str = "cpu", **params: Any) -> None:
+        self.schedule = type(self).schedule_for(name, params)
+        params = {k: v for k, v in params.items() if k not in SCHEDULE_KEYS}
         unknown = sorted(set(params) - set(self.params))
         if unknown:
             from svibench.errors import ConfigError
@@ -57,13 +64,37 @@ class Generator(ABC):
         self.device = device
         self.config = {**self.params, **params}
 
+    @classmethod
+    def default_schedule(cls, params: dict[str, Any]) -> str:
+        """The prompt schedule when svibench.toml sets none (SVI: per variant)."""
+        return cls.prompt_schedule
+
+    @classmethod
+    def schedule_for(cls, name: str, table: dict[str, Any]) -> PromptSchedule:
+        """The schedule a generator built from ``table`` (its svibench.toml keys) uses."""
+        return PromptSchedule.parse(
+            table.get("prompt_schedule") or cls.default_schedule(table),
+            table.get("clip_count") or cls.clip_count,
+            f"[generators.{name}].prompt_schedule / clip_count",
+        )
+
+    def prompt(self, case: Case, clip: int) -> str:
+        return self.schedule.prompt(case.prompts, clip)
+
+    def num_clips(self, case: Case, protocol: Protocol) -> int:
+        return self.schedule.num_clips(len(case.prompts), protocol.clips)
+
     @abstractmethod
     def start(self, case: Case, protocol: Protocol, reference: np.ndarray) -> Session:
         """Open a session for ``case``; ``reference`` is the case image (uint8 H×W×3, native size)."""
 
     def identity(self) -> dict[str, Any]:
         """What makes this generator's output what it is (goes into the run's config hash)."""
-        return {"class": f"{type(self).__module__}.{type(self).__qualname__}", **self.config}
+        return {
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            **self.config,
+            **self.schedule.changed_identity(),
+        }
 
     def close(self) -> None:
         """Release models."""

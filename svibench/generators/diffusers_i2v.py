@@ -58,6 +58,7 @@ class DiffusersI2VGenerator(Generator):
     """Stock diffusers I2V pipeline, clip k+1 from the last frame of clip k."""
 
     description: ClassVar[str] = "any diffusers image-to-video pipeline, chained by last frame"
+    clip_count: ClassVar[str] = "upstream"  # same prompt stream as wan-chained and svi film
     params: ClassVar[dict[str, Any]] = {
         "model": "",  # HF repo id (cache only) or local folder
         "pipeline": "auto",

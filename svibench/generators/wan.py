@@ -37,6 +37,9 @@ class WanChainedGenerator(Generator):
     """Wan 2.1 I2V chained clip by clip (see the module docstring for the conditioning)."""
 
     description: ClassVar[str] = "Wan 2.1 I2V 14B 480p, clip k+1 from the last frame of clip k"
+    # The baseline gets film's prompt stream and upstream's clip count (test_svi.py:399-401), so
+    # SVI and its baseline see the same prompts; svibench.toml may override both.
+    clip_count: ClassVar[str] = "upstream"
     params: ClassVar[dict[str, Any]] = {
         "model": WAN_I2V_480P,  # HF repo id (cache only) or a local diffusers folder
         "lora": "",  # SVI LoRA: a .safetensors path, a folder or an HF repo id ("" = none)
