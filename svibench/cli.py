@@ -16,24 +16,66 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts name TOML tables like [run]; rich markup would eat them
 )
-suite_app = typer.Typer(help="Import, validate and show suite files.", no_args_is_help=True)
+suite_app = typer.Typer(
+    help="Import, validate and show suite files.", no_args_is_help=True, rich_markup_mode=None
+)
 list_app = typer.Typer(
-    help="List registered generators, metrics and trainers.", no_args_is_help=True
+    help="List registered generators, metrics and trainers.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(suite_app, name="suite")
 app.add_typer(list_app, name="list")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("svibench")
+        except PackageNotFoundError:  # running from a source tree that is not installed
+            v = "unknown (not installed)"
+        typer.echo(f"svibench {v}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_version, help="Print the version."),
+    ] = False,
+) -> None:
+    """Benchmark long-horizon image-to-video generation (SVI, Wan 2.1 chained, your models)."""
+
+
+_MOUNTED = False
+
+
 def _mount() -> None:
-    """Subcommands that live in their own modules (svibench/commands/); imports stay light."""
+    """Subcommands that live in their own modules (svibench/commands/); imports stay light.
+
+    One line per command: a new command module is mounted by adding its line here.
+    """
+    global _MOUNTED
+    if _MOUNTED:
+        return
+    _MOUNTED = True
     from svibench.commands import weights
     from svibench.commands.ablate import ablate
     from svibench.commands.check import check
+    from svibench.commands.score import score
+    from svibench.commands.view import view
 
+    weights.app.rich_markup_mode = None  # see app above
     app.add_typer(weights.app, name="weights")
     app.command("ablate")(ablate)
     app.command("check")(check)
+    app.command("score")(score)
+    app.command("view")(view)
 
 
 ConfigOpt = Annotated[
@@ -309,12 +351,41 @@ def _datasets(config: Path | None) -> dict:
     return load_config(path).datasets
 
 
-def main() -> None:
-    """Console entry point: user errors become one line on stderr and exit code 2."""
+def _cli_exception_types() -> tuple[type[BaseException], ...]:
+    """Command-line parse errors: click's, and the copy of click that newer typer bundles."""
+    import click
+
+    return (click.ClickException, typer.TyperException)
+
+
+def _usage_line(e: BaseException) -> str:
+    """One line: where (the command path), what is wrong, and where to look for help."""
+    ctx = getattr(e, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "svibench"
+    msg = " ".join(str(e.format_message()).split())  # type: ignore[attr-defined]
+    return f"error: {path}: {msg} (see `{path} --help`)"
+
+
+def _exit_code(e: BaseException) -> int | None:
+    """The exit code carried by click/typer's Exit (either copy), else None."""
+    import click
+
+    if isinstance(e, click.exceptions.Exit | typer.Exit):
+        return int(e.exit_code)
+    return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: every user error is one line on stderr and exit code 2.
+
+    That covers svibench's own errors (SvibenchError) and every command-line parse error
+    (unknown option or command, missing argument, bad value), whichever copy of click raised it.
+    """
     _mount()
-    debug = "--debug" in sys.argv
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args
     try:
-        rc = app(standalone_mode=False)
+        rc = app(args=args, prog_name="svibench", standalone_mode=False)
         sys.exit(rc if isinstance(rc, int) else 0)
     except SystemExit:
         raise
@@ -326,12 +397,16 @@ def main() -> None:
 
         from svibench.errors import SvibenchError
 
-        if isinstance(e, click.exceptions.Exit):
-            sys.exit(e.exit_code)
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(2 if isinstance(e, click.UsageError) else 1)
-        if isinstance(e, click.exceptions.Abort):
+        code = _exit_code(e)
+        if code is not None:
+            sys.exit(code)
+        if isinstance(e, _cli_exception_types()):
+            if type(e).__name__ == "NoArgsIsHelpError":  # a bare group: its help is the answer
+                sys.stderr.write(str(e.format_message()).rstrip() + "\n")
+                sys.exit(2)
+            sys.stderr.write(_usage_line(e) + "\n")
+            sys.exit(2)
+        if isinstance(e, click.exceptions.Abort | typer.Abort):
             sys.stderr.write("aborted\n")
             sys.exit(1)
         if debug:

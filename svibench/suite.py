@@ -29,7 +29,7 @@ from svibench.tomlcheck import check_keys, read_toml
 
 SVI_DATASET_HINT = (
     "the SVI benchmark comes from the Hugging Face dataset 'vita-video-gen/svi-benchmark' "
-    "(huggingface-cli download vita-video-gen/svi-benchmark --repo-type dataset --local-dir DIR)"
+    "(hf download vita-video-gen/svi-benchmark --repo-type dataset --local-dir DIR)"
 )
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
