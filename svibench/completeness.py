@@ -3,7 +3,8 @@
 A run is complete when every generator of its manifest has committed every clip of every case
 it was asked for. The cases come from the suite file the invocations logged (when it still
 reads back with the manifest's digest), otherwise from the union of the cases the invocations
-logged; shards that never ran are reported too. Tables call ``run_completeness`` to mark
+logged; shards that never ran are reported too. A run folder with no record of what it was
+asked for (no logs, no suite) has nothing to compare with and counts as complete. Tables call ``run_completeness`` to mark
 incomplete runs instead of ranking them as if they were whole.
 """
 
@@ -33,6 +34,14 @@ class Completeness:
 
     def generator_complete(self, generator: str) -> bool:
         return self.clips_done(generator) >= self.expected_per_generator
+
+    def incomplete_generators(self) -> dict[str, str]:
+        """Generator -> "done/expected clips", for the generators that lack clips."""
+        return {
+            g: f"{self.clips_done(g)}/{self.expected_per_generator} clips"
+            for g in self.generators
+            if not self.generator_complete(g)
+        }
 
     @property
     def complete(self) -> bool:
@@ -66,7 +75,7 @@ def logged_suite(root: Path):
     from svibench.errors import SvibenchError
     from svibench.suite import load_suite
 
-    digest = RunStore(root).manifest()["suite"].get("digest")
+    digest = RunStore(root).manifest().get("suite", {}).get("digest")
     for log in reversed(run_logs(root)):
         source = log.get("suite_file")
         if not source or not Path(source).is_file():
@@ -102,7 +111,7 @@ def run_completeness(root: Path) -> Completeness:
     return Completeness(
         generators=tuple(sorted(manifest.get("generators", {}))),
         cases=cases,
-        clips=int(manifest["suite"]["protocol"]["clips"]),
+        clips=int(manifest.get("suite", {}).get("protocol", {}).get("clips", 0)),
         done=done,
         missing_shards=tuple(missing),
     )

@@ -148,12 +148,17 @@ def print_summary(root: Path, console: Any) -> None:
     q = quality_table(run).set_index(["generator", "metric"])
     d = drift_summary(run).set_index(["generator", "metric", "measure"])
     gens = ranking(run, q.reset_index())
+    from svibench.completeness import run_completeness
+
+    status = run_completeness(root)
     table = Table(
         title=f"{run.suite}: mean over cases; drift = relative drop first→last clip (positive = worse)"
+        + (f"\n{status.note().upper()}" if status.note() else "")
     )
     table.add_column("metric")
     for gen in gens:
-        table.add_column(gen, justify="right")
+        done = "" if status.generator_complete(gen) else " (incomplete)"
+        table.add_column(gen + done, justify="right")
     for c in run.columns:
         arrow = "↑" if run.directions[c] else "↓"
         table.add_row(

@@ -393,6 +393,10 @@ class _NoProgress:
 def _progress(show: bool, console):
     if not show:
         return _NoProgress()
+    from svibench.progress import LogProgress, is_terminal
+
+    if not is_terminal(console):  # a log file: periodic plain lines instead of a silent bar
+        return LogProgress()
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,

@@ -117,11 +117,7 @@ def collect_run(root: Path, page_dir: Path, log=print) -> dict[str, Any]:
     cases_by_id = {c.id: c for c in suite.cases} if suite is not None else {}
     name = root.resolve().name
     assets = page_dir / "runs" / name
-    incomplete = {
-        g: f"{status.clips_done(g)}/{status.expected_per_generator} clips"
-        for g in status.generators
-        if not status.generator_complete(g)
-    }
+    incomplete = status.incomplete_generators()
     gens = [r["generator"] for r in leaderboard_rows(run, incomplete)["rows"]]
     gens += [g for g in status.generators if g not in gens]  # no clips at all: listed last
     cases = []
