@@ -28,12 +28,15 @@ def build_view(runs: list[Path], out: Path | None = None, log=print) -> Path:
         raise SvibenchError("svibench view: give at least one run folder")
     page_dir = Path(out) if out else Path(runs[0]) / "view"
     names = [Path(r).resolve().name for r in runs]
-    dup = {n for n in names if names.count(n) > 1}
-    if dup:
-        raise SvibenchError(
-            f"svibench view: two runs are named '{sorted(dup)[0]}'; view them apart"
-        )
-    data = {"runs": [collect_run(Path(r), page_dir, log=log) for r in runs]}
+    if len(set(names)) < len(names):  # e.g. results/tiny and other/tiny: add the parent folder
+        names = [f"{Path(r).resolve().parent.name}-{Path(r).resolve().name}" for r in runs]
+    if len(set(names)) < len(names):
+        raise SvibenchError(f"svibench view: runs {', '.join(map(str, runs))} cannot be told apart")
+    data = {
+        "runs": [
+            collect_run(Path(r), page_dir, n, log=log) for r, n in zip(runs, names, strict=True)
+        ]
+    }
     page_dir.mkdir(parents=True, exist_ok=True)
     source = files("svibench.view") / "assets"
     for name in ASSETS:

@@ -102,8 +102,8 @@ def leaderboard_rows(run, incomplete: dict[str, str]) -> dict[str, Any]:
     return {"headline": run.headline, "rows": rows}
 
 
-def collect_run(root: Path, page_dir: Path, log=print) -> dict[str, Any]:
-    """Stitch the run's videos into ``page_dir`` and return the page data for the run."""
+def collect_run(root: Path, page_dir: Path, name: str, log=print) -> dict[str, Any]:
+    """Stitch the run's videos into ``page_dir/runs/<name>`` and return the run's page data."""
     from svibench.report import load_run, plot_curves
 
     root = Path(root)
@@ -115,7 +115,6 @@ def collect_run(root: Path, page_dir: Path, log=print) -> dict[str, Any]:
     status = run_completeness(root)
     suite = logged_suite(root)
     cases_by_id = {c.id: c for c in suite.cases} if suite is not None else {}
-    name = root.resolve().name
     assets = page_dir / "runs" / name
     incomplete = status.incomplete_generators()
     gens = [r["generator"] for r in leaderboard_rows(run, incomplete)["rows"]]

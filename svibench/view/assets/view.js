@@ -63,6 +63,7 @@ class CaseView {
       grid,
     );
     this.paintStrips();
+    this.showTime(0);
     return this.node;
   }
 
