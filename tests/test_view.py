@@ -205,3 +205,32 @@ def test_page_in_headless_chromium(viewed, tmp_path):
         assert not errors, errors
     finally:
         driver.quit()
+
+
+def test_drift_plots_are_paper_ready(viewed, tmp_path):
+    from PIL import Image
+
+    from svibench.drift import bootstrap_ci
+    from svibench.report import clip_curve_ci, clip_curves, load_run, plot_curves
+
+    run = load_run(viewed)
+    (png,) = [p for p in plot_curves(run, tmp_path, prefix="my-run") if "psnr_ref" in p.name]
+    for ext in ("png", "svg", "pdf"):
+        assert png.with_suffix(f".{ext}").stat().st_size > 1000
+    assert Image.open(png).size[0] >= 1200  # 6.4 in at 200 dpi
+    svg = png.with_suffix(".svg").read_text()
+    assert "my-run (suite tiny): psnr_ref per clip" in svg  # the run, not just the suite
+    assert "band: bootstrap 95 % CI" in svg
+    assert svg.count("(n = 4 cases)") == 2  # one legend entry (line + band) per generator
+    # the band is the tables' estimator (bootstrap 95 % CI over cases), not ±1 s.e.
+    ci = clip_curve_ci(run, "psnr_ref").set_index(["generator", "clip"])
+    rows = run.rows[(run.rows["metric"] == "psnr_ref") & (run.rows["generator"] == "tiny-world")]
+    for clip in (0, 5):
+        values = rows[rows["clip"] == clip]["value"].to_numpy()
+        assert tuple(ci.loc[("tiny-world", clip), ["mean", "low", "high"]]) == bootstrap_ci(values)
+    se = (
+        clip_curves(run)
+        .set_index(["generator", "metric", "clip"])
+        .loc[("tiny-world", "psnr_ref", 5)]
+    )
+    assert ci.loc[("tiny-world", 5), "high"] != pytest.approx(se["mean"] + se["sem"])
