@@ -1147,7 +1147,7 @@ def plot_vs_value(result: AblationResult, run: Any, long, folder: Path) -> list[
                 x, m, lo, hi = (np.array(c) for c in zip(*pts, strict=True))
                 err = np.vstack([np.nan_to_num(m - lo), np.nan_to_num(hi - m)])
                 name = ", ".join(f"{k}={format_value(v)}" for k, v in fixed.items()) or "variants"
-                ax.errorbar(x, m, yerr=err, marker="o", capsize=3, label=name)
+                ax.errorbar(x, m, yerr=err, marker="o", capsize=3, label=f"{name} (bars: 95 % CI)")
             for g in spec.compare:
                 r = sub[sub["label"] == g]
                 if len(r) and np.isfinite(r["mean"].iloc[0]):

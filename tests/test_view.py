@@ -234,3 +234,34 @@ def test_drift_plots_are_paper_ready(viewed, tmp_path):
         .loc[("tiny-world", "psnr_ref", 5)]
     )
     assert ci.loc[("tiny-world", 5), "high"] != pytest.approx(se["mean"] + se["sem"])
+
+
+def test_many_videos_load_lazily(viewed, tmp_path):
+    """300 video tiles: only the cases on (or near) the screen hold a source at any time."""
+    page = tmp_path / "page"
+    shutil.copytree(viewed / "view", page)
+    data = _data(viewed)
+    (run,) = data["runs"]
+    run["cases"] = [
+        {**case, "id": f"{case['id']}{i:03d}"} for i in range(150) for case in run["cases"][:1]
+    ]
+    (page / "data.js").write_text("window.SVIBENCH_VIEW = " + json.dumps(data) + ";\n")
+    driver = _chromium()
+    try:
+        driver.get((page / "index.html").resolve().as_uri())
+        _wait(driver, "return window.svibenchView && svibenchView.cases.size === 150;")
+        loaded = "return [...document.querySelectorAll('video')].filter(v => v.hasAttribute('src')).length;"
+        time.sleep(1)
+        assert 0 < driver.execute_script(loaded) <= 12
+        driver.execute_script("document.getElementById('case-desk100').scrollIntoView();")
+        _wait(
+            driver,
+            "return [...document.querySelectorAll('#case-desk100 video')].every(v => v.readyState >= 2);",
+        )
+        assert driver.execute_script(loaded) <= 12
+        top = "return document.querySelector('#case-desk000 video').hasAttribute('src');"
+        assert not driver.execute_script(top)  # released once far off screen
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
+    finally:
+        driver.quit()
