@@ -76,12 +76,17 @@ def logged_suite(root: Path):
     from svibench.suite import load_suite
 
     digest = RunStore(root).manifest().get("suite", {}).get("digest")
+    project = Path(root).resolve().parent.parent  # results/<run> -> the project folder
     for log in reversed(run_logs(root)):
         source = log.get("suite_file")
-        if not source or not Path(source).is_file():
+        # relative paths were relative to where `run` was started: here, or the project folder
+        found = [
+            p for p in (Path(source or ""), project / (source or "")) if source and p.is_file()
+        ]
+        if not found:
             continue
         try:
-            suite = load_suite(source)
+            suite = load_suite(found[0])
         except SvibenchError:
             continue
         if suite.digest() == digest:
