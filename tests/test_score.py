@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ from svibench.metrics.base import ClipInput
 from svibench.metrics.flicker import TemporalFlickering
 from svibench.metrics.reference import PSNRToReference
 from svibench.stitch import stitch
-from svibench.video import write_mp4, write_png
+from svibench.video import probe_video, write_mp4, write_png
 
 F, M, N, FPS = 9, 2, 3, 8
 
@@ -77,6 +79,15 @@ def test_score_folder_matches_direct_metrics(tmp_path, layout):
                     str(M), "--results", str(tmp_path / "results"), "--no-progress", *extra,
                     cwd=tmp_path, check=True)  # fmt: skip
     assert f"0 clips ({2 * N} resumed)" in again.stdout  # the generated suite is stable: resume
+    # the page plays the scored videos themselves (no clip copies were kept)
+    run_cli("view", str(root), cwd=tmp_path, check=True)
+    text = (root / "view" / "data.js").read_text()
+    (run,) = json.loads(text[text.index("=") + 1 : text.rindex(";")])["runs"]
+    for case in run["cases"]:
+        assert case["reference"] and case["prompts"] == ["(no prompt given)"] * N
+        video = case["videos"]["videos"]
+        assert probe_video(root / "view" / video["src"]).frames == N * (F - M) + M
+        assert [c["t0"] for c in video["clips"]] == [k * (F - M) / FPS for k in range(N)]
 
 
 def test_score_without_reference_or_prompts(tmp_path):

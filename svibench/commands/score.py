@@ -235,7 +235,8 @@ def score(
         str | None, typer.Option("--generator", "-g", help="Name in the tables (default: folder).")
     ] = None,
     keep_videos: Annotated[
-        bool, typer.Option("--videos/--no-videos", help="Copy clips into the run (for `view`).")
+        bool,
+        typer.Option("--videos/--no-videos", help="Also keep a copy of every clip in the run."),
     ] = False,
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="svibench.toml (optional here).")

@@ -41,21 +41,51 @@ def motion_frames(store: RunStore, manifest: dict, generator: str, case: str) ->
     return int(manifest["suite"]["protocol"]["motion_frames"])
 
 
-def _stitch(store: RunStore, gen: str, case: str, m: int, fps: float, out: Path) -> dict | None:
-    """Stitch the committed clips 0..k (consecutive from 0) of one (generator, case)."""
+def _replay_sources(table: dict, case: str, proto: dict) -> tuple[list[Path], bool]:
+    """The files a ``replay`` generator read, for runs that kept no clip copies (``svibench
+    score``): (files, whether the one file is already a stitched long video)."""
+    from svibench.generators.replay import ReplayGenerator
+
+    conf = {**ReplayGenerator.params, **table}
+    root = Path(conf["root"])
+
+    def seed(k: int) -> int:
+        return int(proto.get("seed_base", 0)) + int(proto.get("seed_stride", 0)) * k
+
+    if conf["layout"] == "per_case":
+        path = root / conf["case_pattern"].format(case=case, clip=0, seed=seed(0))
+        return ([path] if path.is_file() else []), True
+    clips = []
+    for k in range(int(proto["clips"])):
+        path = root / conf["pattern"].format(case=case, clip=k, seed=seed(k))
+        if not path.is_file() or path.suffix.lower() == ".npy":
+            break
+        clips.append(path)
+    return clips, False
+
+
+def _stitch(store: RunStore, manifest: dict, gen: str, case: str, m: int, out: Path) -> dict | None:
+    """Stitch the clips 0..k (consecutive from 0) of one (generator, case): the run's saved
+    clip videos, else a replay generator's own files."""
     from svibench.stitch import write_stitched_mp4
     from svibench.video import probe_video
 
-    clips = []
+    proto = manifest["suite"]["protocol"]
+    fps = float(proto.get("saved_fps") or proto["fps"])
+    clips, stitched = [], False
     while store.video_path(gen, case, len(clips)).is_file():
         clips.append(store.video_path(gen, case, len(clips)))
+    table = manifest.get("generators", {}).get(gen, {})
+    if not clips and table.get("kind") == "replay":
+        clips, stitched = _replay_sources(table, case, proto)
     if not clips:
         return None
     newest = max(p.stat().st_mtime for p in clips)
     if not out.is_file() or out.stat().st_mtime < newest:
-        write_stitched_mp4(clips, m, out, fps)
-    frames_per_clip = probe_video(clips[0]).frames
-    return {"clips": len(clips), "frames_per_clip": frames_per_clip}
+        write_stitched_mp4(clips, 0 if stitched else m, out, fps)  # one stitched file: as is
+    if stitched:
+        return {"clips": int(proto["clips"]), "frames_per_clip": int(proto["frames_per_clip"])}
+    return {"clips": len(clips), "frames_per_clip": probe_video(clips[0]).frames}
 
 
 def _clip_values(rows, gen: str, case: str) -> dict[int, dict[str, float]]:
@@ -131,7 +161,7 @@ def collect_run(root: Path, page_dir: Path, name: str, log=print) -> dict[str, A
         for gen in gens:
             m = motion_frames(store, manifest, gen, case_id)
             out = assets / "videos" / gen / f"{case_id}.mp4"
-            info = _stitch(store, gen, case_id, m, fps, out)
+            info = _stitch(store, manifest, gen, case_id, m, out)
             values = _clip_values(run.rows, gen, case_id)
             if info is None and not values:
                 continue
