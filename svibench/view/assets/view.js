@@ -111,7 +111,7 @@ class CaseView {
         }, String(clip.k));
         x.strip.append(cell);
       }
-      x.stripLabel.textContent = `${metric} ${info && info.higher_is_better ? "↑" : "↓"} per clip (click to jump)`;
+      x.stripLabel.textContent = `${metric} ${info && info.higher_is_better ? "↑" : "↓"} per clip: green = better within this case (click to jump)`;
     }
   }
 
