@@ -1094,12 +1094,13 @@ def plot_vs_value(result: AblationResult, run: Any, long, folder: Path) -> list[
     others = spec.params[1:]
     paths = []
     for metric in run.columns:
-        fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), dpi=110)
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4.0), dpi=200)
         for ax, measure, title in (
             (axes[0], "mean", f"{metric} (mean over clips)"),
             (axes[1], "rel_drop", f"drift of {metric} (rel. drop, + = worse)"),
         ):
             sub = long[(long["metric"] == metric) & (long["measure"] == measure)]
+            compared: list[tuple] = []
             for combo in itertools.product(*(v for _, v in others)):
                 fixed = dict(zip([p for p, _ in others], combo, strict=True))
                 pts = []
@@ -1118,13 +1119,17 @@ def plot_vs_value(result: AblationResult, run: Any, long, folder: Path) -> list[
                 x, m, lo, hi = (np.array(c) for c in zip(*pts, strict=True))
                 err = np.vstack([np.nan_to_num(m - lo), np.nan_to_num(hi - m)])
                 name = ", ".join(f"{k}={format_value(v)}" for k, v in fixed.items()) or "variants"
-                ax.errorbar(x, m, yerr=err, marker="o", capsize=3, label=name)
+                ax.errorbar(x, m, yerr=err, marker="o", capsize=3, label=f"{name} (bars: 95 % CI)")
             for g in spec.compare:
                 r = sub[sub["label"] == g]
                 if len(r) and np.isfinite(r["mean"].iloc[0]):
-                    ax.axhline(r["mean"].iloc[0], ls="--", lw=1, color="gray")
+                    line = ax.axhline(r["mean"].iloc[0], ls="--", lw=1, color="gray")
                     if np.isfinite(r["low"].iloc[0]):
-                        ax.axhspan(r["low"].iloc[0], r["high"].iloc[0], color="gray", alpha=0.15)
+                        band = ax.axhspan(
+                            r["low"].iloc[0], r["high"].iloc[0], color="gray", alpha=0.15
+                        )
+                        line = (band, line)  # one legend entry: the line over its band
+                    compared.append((line, f"{g} (mean, band: 95 % CI)"))
                     ax.annotate(
                         g,
                         (0.01, r["mean"].iloc[0]),
@@ -1137,8 +1142,13 @@ def plot_vs_value(result: AblationResult, run: Any, long, folder: Path) -> list[
             ax.set_xlabel(p0)
             ax.set_title(title, fontsize=9)
             ax.grid(alpha=0.3)
-            if others:
-                ax.legend(fontsize=7)
+            handles, labels = ax.get_legend_handles_labels()
+            if handles or compared:
+                ax.legend(
+                    handles + [h for h, _ in compared],
+                    labels + [t for _, t in compared],
+                    fontsize=7,
+                )
         fig.suptitle(f"{spec.name}: mean and 95 % CI over (case, seed)", fontsize=9)
         fig.tight_layout()
         paths.append(save_png(fig, folder / f"{metric}_vs_{p0}.png"))

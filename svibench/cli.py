@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -16,26 +18,68 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts name TOML tables like [run]; rich markup would eat them
 )
-suite_app = typer.Typer(help="Import, validate and show suite files.", no_args_is_help=True)
+suite_app = typer.Typer(
+    help="Import, validate and show suite files.", no_args_is_help=True, rich_markup_mode=None
+)
 list_app = typer.Typer(
-    help="List registered generators, metrics and trainers.", no_args_is_help=True
+    help="List registered generators, metrics and trainers.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(suite_app, name="suite")
 app.add_typer(list_app, name="list")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("svibench")
+        except PackageNotFoundError:  # running from a source tree that is not installed
+            v = "unknown (not installed)"
+        typer.echo(f"svibench {v}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_version, help="Print the version."),
+    ] = False,
+) -> None:
+    """Benchmark long-horizon image-to-video generation (SVI, Wan 2.1 chained, your models)."""
+
+
+_MOUNTED = False
+
+
 def _mount() -> None:
-    """Subcommands that live in their own modules (svibench/commands/); imports stay light."""
+    """Subcommands that live in their own modules (svibench/commands/); imports stay light.
+
+    One line per command: a new command module is mounted by adding its line here.
+    """
+    global _MOUNTED
+    if _MOUNTED:
+        return
+    _MOUNTED = True
     from svibench.commands import weights
     from svibench.commands.ablate import ablate
     from svibench.commands.check import check
+    from svibench.commands.score import score
     from svibench.commands.status import status
+    from svibench.commands.view import view
 
+    weights.app.rich_markup_mode = None  # see app above
     app.add_typer(weights.app, name="weights")
     app.command("ablate")(ablate)
     app.command("check")(check)
     app.command("status")(status)
+    app.command("score")(score)
+    app.command("view")(view)
 
 
 ConfigOpt = Annotated[
@@ -48,7 +92,8 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
 def _console():
     from rich.console import Console
 
-    return Console(stderr=False)
+    console = Console(stderr=False)
+    return console if console.is_terminal else Console(width=200)  # logs: tables unwrapped
 
 
 def _parse_shard(shard: str) -> tuple[int, int]:
@@ -61,6 +106,22 @@ def _parse_shard(shard: str) -> tuple[int, int]:
     if n < 1 or not 0 <= i < n:
         raise ConfigError(f"--shard {shard!r}: need 0 <= I < N")
     return i, n
+
+
+@contextmanager
+def _no_stub(root: Path) -> Iterator[None]:
+    """A run that fails before committing any clip leaves no ``results/<name>/`` behind (a
+    manifest-only stub would later break a bare `svibench leaderboard`); earlier runs and
+    runs with committed clips are kept as they are."""
+    created = not root.exists()
+    try:
+        yield
+    except BaseException:
+        if created and root.is_dir() and not any((root / "rows").glob("*/*.parquet")):
+            import shutil
+
+            shutil.rmtree(root, ignore_errors=True)
+        raise
 
 
 @app.command()
@@ -153,18 +214,20 @@ def run(
 
         shutil.rmtree(root)
     dev = cfg.resolve_device(device)
-    result = run_suite(
-        st,
-        cfg,
-        gens,
-        cfg.metric_set(metrics),
-        root,
-        device=dev,
-        threads=threads or cfg.threads,
-        shard=_parse_shard(shard),
-        save_videos=cfg.save_videos if videos is None else videos,
-        show_progress=progress,
-    )
+    shard_ij = _parse_shard(shard)
+    with _no_stub(root):
+        result = run_suite(
+            st,
+            cfg,
+            gens,
+            cfg.metric_set(metrics),
+            root,
+            device=dev,
+            threads=threads or cfg.threads,
+            shard=shard_ij,
+            save_videos=cfg.save_videos if videos is None else videos,
+            show_progress=progress,
+        )
     t = result.timings
     console = _console()
     console.print(
@@ -197,7 +260,10 @@ def leaderboard(
 
     if not runs:
         cfg = load_config(config)
-        runs = sorted(p.parent for p in cfg.results.glob("*/manifest.json"))
+        found = sorted(p.parent for p in cfg.results.glob("*/manifest.json"))
+        runs = [r for r in found if any((r / "rows").glob("*/*.parquet"))]
+        for r in sorted(set(found) - set(runs)):
+            sys.stderr.write(f"note: skipping {r}: no committed clips (a run that failed early)\n")
         if not runs:
             from svibench.errors import SvibenchError
 
@@ -233,22 +299,35 @@ def suite_show(
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Print a suite's protocol and cases."""
+    """Print a suite's protocol and cases (the protocol also without the dataset present)."""
     from rich.table import Table
 
-    from svibench.suite import load_suite
+    from svibench.errors import ConfigError
+    from svibench.suite import SVI_DATASET_HINT, load_protocol, load_suite
 
-    st = load_suite(suite_file, data=data, datasets=_datasets(config))
     console = _console()
-    p = st.protocol
-    console.print(f"[bold]{st.name}[/bold] v{st.version}: {st.description}")
+    head, p = load_protocol(suite_file)
+    try:
+        st = load_suite(suite_file, data=data, datasets=_datasets(config))
+    except ConfigError as e:
+        if SVI_DATASET_HINT not in str(e):  # only "the dataset is not here" is shown, not raised
+            raise
+        st = None
+        missing = str(e)
+    name = st.name if st else head.get("name") or suite_file.stem
+    description = st.description if st else head.get("description", "")
+    console.print(f"[bold]{name}[/bold] v{head.get('version', 1)}: {description}", markup=True)
     console.print(
         f"{p.clips} clips × {p.frames_per_clip} frames at {p.fps} fps (saved at {p.video_fps}), "
         f"motion frames m={p.motion_frames}, "
         f"seed(k) = {p.seed_base} + {p.seed_stride}·k, size "
         + (f"{p.height}×{p.width}" if p.width else f"native, width ≤ {p.max_width}")
-        + f", {p.clips * p.seconds_per_clip:.1f} s per case"
+        + f", {p.clips * p.seconds_per_clip:.1f} s per case",
+        markup=False,
     )
+    if st is None:
+        console.print(f"cases: not listed, the dataset is not here ({missing})", markup=False)
+        return
     table = Table("case", "image", "prompts", "first prompt")
     for c in st.cases:
         table.add_row(c.id, c.image, str(len(c.prompts)), c.prompts[0][:60])
@@ -289,45 +368,55 @@ def suite_import(
     _console().print(f"wrote {path}")
 
 
+def _print_table(headers: list[str], rows: list[list[str]], title: str | None = None) -> None:
+    """A rich table on a terminal; tab-separated lines otherwise (pipes, logs: no "…" cuts)."""
+    from rich.table import Table
+
+    console = _console()
+    if console.is_terminal:
+        table = Table(*headers, title=title)
+        for r in rows:
+            table.add_row(*r)
+        console.print(table)
+        return
+    for line in [headers, *rows]:
+        sys.stdout.write("\t".join(line) + "\n")
+
+
 @list_app.command("generators")
 def list_generators(config: ConfigOpt = None, debug: DebugOpt = False) -> None:
     """Registered generator kinds and the named generators of svibench.toml."""
-    from rich.table import Table
-
     from svibench.generators.registry import GENERATORS
 
-    console = _console()
-    t = Table("kind", "source")
-    for kind in GENERATORS.names():
-        t.add_row(kind, GENERATORS.source(kind))
-    console.print(t)
+    _print_table(["kind", "source"], [[k, GENERATORS.source(k)] for k in GENERATORS.names()])
     cfg_path = config or Path(os.environ.get("SVIBENCH_CONFIG", "svibench.toml"))
     if cfg_path.exists():
         from svibench.config import load_config
 
         cfg = load_config(cfg_path)
-        t = Table("name", "kind", "parameters", "prompts / clips", "default run")
+        rows = []
         for n, table in sorted(cfg.generator_tables.items()):
             params = ", ".join(f"{k}={v}" for k, v in table.items() if k != "kind")
             schedule = GENERATORS.get(table["kind"]).schedule_for(n, table).describe()
-            t.add_row(n, table["kind"], params, schedule, "yes" if n in cfg.generators else "")
-        console.print(t)
+            rows.append([n, table["kind"], params, schedule, "yes" if n in cfg.generators else ""])
+        sys.stdout.flush()
+        _print_table(["name", "kind", "parameters", "prompts / clips", "default run"], rows)
 
 
 @list_app.command("metrics")
 def list_metrics(debug: DebugOpt = False) -> None:
-    """Registered metrics with their columns, direction and reference."""
-    from rich.table import Table
-
+    """Registered metrics with their columns, direction and the features they read."""
+    from svibench.commands.catalog import describe
     from svibench.metrics.registry import METRICS
 
-    t = Table("metric", "columns", "better", "features", "description")
+    rows = []
     for name in METRICS.names():
-        cls = METRICS.get(name)
-        cols = cls.output_columns()
-        better = ", ".join("↑" if cls.higher_is_better_for(c) else "↓" for c in cols)
-        t.add_row(name, ", ".join(cols), better, ", ".join(cls.features), cls.description)
-    _console().print(t)
+        d = describe(name)  # built-ins from a static table: no torch import
+        better = ", ".join("↑" if h else "↓" for h in d["higher_is_better"])
+        rows.append(
+            [name, ", ".join(d["columns"]), better, ", ".join(d["features"]), d["description"]]
+        )
+    _print_table(["metric", "columns", "better", "features", "description"], rows)
 
 
 @list_app.command("trainers")
@@ -335,8 +424,7 @@ def list_trainers(debug: DebugOpt = False) -> None:
     """Registered trainers (used by `svibench ablate`)."""
     from svibench.train.registry import TRAINERS
 
-    for name in TRAINERS.names():
-        _console().print(f"{name}\t{TRAINERS.source(name)}")
+    _print_table(["trainer", "source"], [[n, TRAINERS.source(n)] for n in TRAINERS.names()])
 
 
 def _datasets(config: Path | None) -> dict:
@@ -348,12 +436,41 @@ def _datasets(config: Path | None) -> dict:
     return load_config(path).datasets
 
 
-def main() -> None:
-    """Console entry point: user errors become one line on stderr and exit code 2."""
+def _cli_exception_types() -> tuple[type[BaseException], ...]:
+    """Command-line parse errors: click's, and the copy of click that newer typer bundles."""
+    import click
+
+    return (click.ClickException, typer.TyperException)
+
+
+def _usage_line(e: BaseException) -> str:
+    """One line: where (the command path), what is wrong, and where to look for help."""
+    ctx = getattr(e, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "svibench"
+    msg = " ".join(str(e.format_message()).split())  # type: ignore[attr-defined]
+    return f"error: {path}: {msg} (see `{path} --help`)"
+
+
+def _exit_code(e: BaseException) -> int | None:
+    """The exit code carried by click/typer's Exit (either copy), else None."""
+    import click
+
+    if isinstance(e, click.exceptions.Exit | typer.Exit):
+        return int(e.exit_code)
+    return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: every user error is one line on stderr and exit code 2.
+
+    That covers svibench's own errors (SvibenchError) and every command-line parse error
+    (unknown option or command, missing argument, bad value), whichever copy of click raised it.
+    """
     _mount()
-    debug = "--debug" in sys.argv
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args
     try:
-        rc = app(standalone_mode=False)
+        rc = app(args=args, prog_name="svibench", standalone_mode=False)
         sys.exit(rc if isinstance(rc, int) else 0)
     except SystemExit:
         raise
@@ -365,12 +482,16 @@ def main() -> None:
 
         from svibench.errors import SvibenchError
 
-        if isinstance(e, click.exceptions.Exit):
-            sys.exit(e.exit_code)
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(2 if isinstance(e, click.UsageError) else 1)
-        if isinstance(e, click.exceptions.Abort):
+        code = _exit_code(e)
+        if code is not None:
+            sys.exit(code)
+        if isinstance(e, _cli_exception_types()):
+            if type(e).__name__ == "NoArgsIsHelpError":  # a bare group: its help is the answer
+                sys.stderr.write(str(e.format_message()).rstrip() + "\n")
+                sys.exit(2)
+            sys.stderr.write(_usage_line(e) + "\n")
+            sys.exit(2)
+        if isinstance(e, click.exceptions.Abort | typer.Abort):
             sys.stderr.write("aborted\n")
             sys.exit(1)
         if debug:

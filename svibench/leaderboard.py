@@ -52,7 +52,9 @@ def _header(cells: list[str], right_from: int = 1) -> list[str]:
     return [_row(cells), "|" + "|".join(align) + "|"]
 
 
-def measured_table(run: RunData, q: pd.DataFrame, d: pd.DataFrame) -> list[str]:
+def measured_table(
+    run: RunData, q: pd.DataFrame, d: pd.DataFrame, incomplete: dict[str, str] | None = None
+) -> list[str]:
     qi = q.set_index(["generator", "metric"])
     di = d.set_index(["generator", "metric", "measure"])
     seeds = run.rows.groupby("generator")["seed"].nunique()
@@ -67,7 +69,8 @@ def measured_table(run: RunData, q: pd.DataFrame, d: pd.DataFrame) -> list[str]:
     ]
     lines = _header(head, right_from=2)
     for i, gen in enumerate(ranking(run, q), 1):
-        cells = [str(i), gen]
+        note = (incomplete or {}).get(gen)
+        cells = [str(i), gen + (f" **(incomplete: {note})**" if note else "")]
         for c in cols:
             key = (gen, c)
             cells.append(
@@ -194,7 +197,12 @@ def run_section(
         "Video Drift Error.",
         "",
     ]
-    lines += measured_table(run, q, d)
+    from svibench.completeness import run_completeness
+
+    status = run_completeness(run.root)
+    if status.note():
+        lines += [f"> **Incomplete run** ({status.note()}): means cover committed clips only.", ""]
+    lines += measured_table(run, q, d, status.incomplete_generators())
     lines += ["", "### Drift per metric (relative drop first→last clip, positive = worse)", ""]
     lines += drift_per_metric(run, gens, d)
     lines += published_section(run, published, q, out_dir)

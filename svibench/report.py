@@ -148,12 +148,17 @@ def print_summary(root: Path, console: Any) -> None:
     q = quality_table(run).set_index(["generator", "metric"])
     d = drift_summary(run).set_index(["generator", "metric", "measure"])
     gens = ranking(run, q.reset_index())
+    from svibench.completeness import run_completeness
+
+    status = run_completeness(root)
     table = Table(
         title=f"{run.suite}: mean over cases; drift = relative drop first→last clip (positive = worse)"
+        + (f"\n{status.note().upper()}" if status.note() else "")
     )
     table.add_column("metric")
     for gen in gens:
-        table.add_column(gen, justify="right")
+        done = "" if status.generator_complete(gen) else " (incomplete)"
+        table.add_column(gen + done, justify="right")
     for c in run.columns:
         arrow = "↑" if run.directions[c] else "↓"
         table.add_row(
@@ -174,40 +179,88 @@ def print_summary(root: Path, console: Any) -> None:
     console.print(table)
 
 
-def plot_curves(run: RunData, folder: Path, prefix: str | None = None) -> list[Path]:
-    """One PNG per metric: mean over cases per clip, ±1 s.e. band, one line per generator.
+def clip_curve_ci(run: RunData, metric: str, seed: int = 0) -> pd.DataFrame:
+    """Per (generator, clip) of one metric: mean over cases with the bootstrap 95 % CI over
+    cases, the same estimator (drift.bootstrap_ci, seeded) as the tables' CIs."""
+    sub = run.rows[run.rows["metric"] == metric]
+    records = []
+    for (gen, clip), g in sub.groupby(["generator", "clip"], sort=True):
+        mean, low, high = bootstrap_ci(g["value"].to_numpy(), seed=seed)
+        records.append(
+            {
+                "generator": gen,
+                "clip": int(clip),
+                "n": len(g),
+                "mean": mean,
+                "low": low,
+                "high": high,
+            }
+        )
+    return pd.DataFrame.from_records(
+        records, columns=["generator", "clip", "n", "mean", "low", "high"]
+    )
 
-    Files are ``folder/drift_<prefix>_<metric>.png`` (prefix: the suite name by default).
+
+def plot_curves(run: RunData, folder: Path, prefix: str | None = None) -> list[Path]:
+    """One figure per metric: mean over cases per clip with its bootstrap 95 % CI band (the
+    tables' CI), one line per generator; every line and band in the legend.
+
+    Files are ``folder/drift_<prefix>_<metric>.{png,svg,pdf}`` (prefix: the suite name by
+    default); returns the PNGs. The title names the run (``prefix``, else the run folder), so
+    two runs of one suite are told apart.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    curves = clip_curves(run)
+    name = prefix or run.root.name or run.suite
+    title = name if name == run.suite else f"{name} (suite {run.suite})"
+    stem = prefix or run.suite
     paths = []
     for metric in run.columns:
-        fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
-        for gen, g in curves[curves["metric"] == metric].groupby("generator", sort=True):
+        fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=200)
+        handles, labels = [], []
+        for gen, g in clip_curve_ci(run, metric).groupby("generator", sort=True):
             t = (g["clip"].to_numpy() + 0.5) * run.seconds_per_clip
-            ax.plot(t, g["mean"], marker="o", ms=3, label=gen)
-            ax.fill_between(t, g["mean"] - g["sem"], g["mean"] + g["sem"], alpha=0.2)
+            (line,) = ax.plot(t, g["mean"], marker="o", ms=3)
+            band = ax.fill_between(t, g["low"], g["high"], alpha=0.2, color=line.get_color())
+            handles.append((band, line))
+            labels.append(f"{gen} (n = {int(g['n'].max())} cases)")
         ax.set_xlabel("video time (s, clip midpoint)")
         ax.set_ylabel(f"{metric} ({'higher' if run.directions[metric] else 'lower'} is better)")
-        ax.set_title(f"{run.suite}: {metric} per clip")
+        ax.set_title(f"{title}: {metric} per clip", fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(
+            handles,
+            labels,
+            fontsize=7,
+            title="line: mean over cases; band: bootstrap 95 % CI",
+            title_fontsize=7,
+        )
         fig.tight_layout()
-        paths.append(save_png(fig, folder / f"drift_{prefix or run.suite}_{metric}.png"))
+        paths.append(save_png(fig, folder / f"drift_{stem}_{metric}.png"))
     return paths
 
 
 def save_png(fig, path: Path) -> Path:
-    """Write a matplotlib figure atomically, without the version stamp (byte-stable PNGs), and close it."""
+    """Write a matplotlib figure atomically as PNG, plus SVG and PDF beside it (for papers),
+    without version or date stamps (byte-stable files), and close it. Returns the PNG path."""
+    import matplotlib
     import matplotlib.pyplot as plt
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda p: fig.savefig(p, format="png", metadata={"Software": None}))
+    stamps = {
+        "png": {"Software": None},
+        "svg": {"Date": None, "Creator": None},
+        "pdf": {"CreationDate": None, "ModDate": None, "Creator": None, "Producer": None},
+    }
+    with matplotlib.rc_context({"svg.hashsalt": "svibench", "svg.fonttype": "none"}):
+        for fmt, metadata in stamps.items():
+            atomic_write(
+                path.with_suffix(f".{fmt}"),
+                lambda p, fmt=fmt, md=metadata: fig.savefig(p, format=fmt, metadata=md),
+            )
     plt.close(fig)
     return path
 

@@ -482,6 +482,10 @@ class _NoProgress:
 def _progress(show: bool, console):
     if not show:
         return _NoProgress()
+    from svibench.log_progress import LogProgress, is_terminal
+
+    if not is_terminal(console):  # a log file: periodic plain lines instead of a silent bar
+        return LogProgress()
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,

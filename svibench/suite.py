@@ -30,7 +30,7 @@ from svibench.tomlcheck import check_keys, read_toml
 
 SVI_DATASET_HINT = (
     "the SVI benchmark comes from the Hugging Face dataset 'vita-video-gen/svi-benchmark' "
-    "(huggingface-cli download vita-video-gen/svi-benchmark --repo-type dataset --local-dir DIR)"
+    "(hf download vita-video-gen/svi-benchmark --repo-type dataset --local-dir DIR)"
 )
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
@@ -478,3 +478,10 @@ def write_suite_from_folder(
     atomic_write_text(out, "\n".join(lines) + "\n")
     load_suite(out)  # what we wrote must read back
     return out
+
+
+def load_protocol(path: str | Path) -> tuple[dict, Protocol]:
+    """A suite file's ``[suite]`` table and validated protocol, without resolving its cases
+    (``suite show`` works before the dataset is downloaded)."""
+    raw = read_toml(Path(path))
+    return raw.get("suite", {}), _protocol(raw.get("protocol", {}), str(path))

@@ -208,7 +208,7 @@ CATALOGUE: dict[str, WeightSpec] = {
             ("motion_smoothness",),
             (
                 Location("vbench", "amt_model/amt-s.pth", "amt"),
-                # `huggingface-cli download lalala125/AMT amt-s.pth` lands here
+                # `hf download lalala125/AMT amt-s.pth` lands here
                 Location("hf_hub", "models--lalala125--AMT/snapshots/*/amt-s.pth", "amt"),
             ),
             "https://huggingface.co/lalala125/AMT/resolve/main/amt-s.pth",

@@ -2,7 +2,7 @@
 SVI runs (DiffSynth's WanModel driven as diffsynth/pipelines/svi_video.py drives it).
 
 Same random tiny I2V weights in both engines; same x_t, timestep, text context, CLIP features
-and conditioning latents y. Needs the ``reference`` extra (``pip install -e .[reference]``);
+and conditioning latents y. Needs the engine from the ``dev`` extra (``pip install -e .[dev]``);
 skipped without it unless SVIBENCH_REQUIRE_REFERENCE=1 (CI sets it, so CI cannot skip it).
 
 Tolerances (measured max |diff| in the comments, CPU, torch 2.14, diffusers 0.42.1,
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 if not os.environ.get("SVIBENCH_REQUIRE_REFERENCE"):
     pytest.importorskip(
-        "diffsynth.models.wan_video_dit", reason="reference extra: pip install -e .[reference]"
+        "diffsynth.models.wan_video_dit", reason="diffsynth missing: pip install -e .[dev]"
     )
 
 from diffsynth_ref import (  # noqa: E402

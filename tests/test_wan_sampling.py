@@ -89,7 +89,7 @@ def test_stitch_length_and_content():
 
 def test_missing_model_names_repo_and_command(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
-    with pytest.raises(MissingWeightsError, match="huggingface-cli download Wan-AI/Nope-Diffusers"):
+    with pytest.raises(MissingWeightsError, match="hf download Wan-AI/Nope-Diffusers"):
         resolve_model_dir("Wan-AI/Nope-Diffusers", "[generators.x].model")
     with pytest.raises(MissingWeightsError, match="vita-video-gen/svi-model version-1.0/svi-film"):
         resolve_file("vita-video-gen/svi-model", "version-1.0/svi-film.safetensors", "x")

@@ -38,12 +38,12 @@ def ablate(
         typer.Option(
             "--seeds",
             "-s",
-            help="Training seeds per value (0..N-1); default \\[ablate].seeds or 1.",
+            help="Training seeds per value (0..N-1); default [ablate].seeds or 1.",
         ),
     ] = None,
     suite: Annotated[
         Path | None,
-        typer.Option("--suite", help="Evaluation suite TOML (default \\[ablate].suite)."),
+        typer.Option("--suite", help="Evaluation suite TOML (default [ablate].suite)."),
     ] = None,
     trainer: Annotated[
         str | None,
@@ -132,7 +132,7 @@ def ablate(
     write one table (mean and bootstrap 95 % CI, paired Holm-corrected tests vs the reference).
 
     Grids: --param a=0.1,0.5 --param b=0,1; or --param a --param b --values 0.1,0.5 --values 0,1
-    (values in --param order); or --values a=0.1,0.5. Defaults come from the \\[ablate] table of
+    (values in --param order); or --values a=0.1,0.5. Defaults come from the [ablate] table of
     svibench.toml. Results: results/NAME/ablation.md (+ .parquet, plots/); rerunning resumes and
     never retrains a finished variant."""
     from rich.console import Console

@@ -13,7 +13,7 @@ from svibench.errors import MissingWeightsError
 
 def _hint(repo_id: str, filename: str | None = None) -> str:
     what = f"{repo_id} {filename}" if filename else repo_id
-    return f"get it with: huggingface-cli download {what}  (or `hf download {what}`)"
+    return f"get it with: hf download {what}"
 
 
 def _looks_like_path(ref: str) -> bool:
