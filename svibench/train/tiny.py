@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +85,10 @@ _TINY_PARAMS: dict[str, Param] = {
 
 class TinyTrainer(Trainer):
     name = "tiny"
-    params = {
-        **RECYCLING_PARAMS,
-        # bank entries are whole pixel clips here: keep K small so checkpoints stay small
-        "error_buffer_k": replace(RECYCLING_PARAMS["error_buffer_k"], default=8),
-        **_TINY_PARAMS,
-    }
+    params = {**RECYCLING_PARAMS, **_TINY_PARAMS}
+    # Scale-bound script values the toy keeps at its own defaults: a 1e-4 learning rate and a
+    # rank-128 LoRA are sized for a 14B DiT (a rank-128 LoRA would be full rank here).
+    recipe_skips = frozenset({"learning_rate", "lora_rank", "lora_alpha", "train_architecture"})
 
     # ------------------------------------------------------------------ public API
     def train(self, out_dir: Path, seed: int, progress: Progress | None = None) -> TrainResult:
