@@ -105,3 +105,91 @@ def late_mean(rows: list[dict[str, Any]], column: str, first_late_clip: int) -> 
     if not vals:
         raise ValueError(f"no clips >= {first_late_clip}")
     return float(np.mean(vals))
+
+
+def tiny_rollouts(
+    checkpoint: str,
+    worlds: list[int],
+    clips: int,
+    steps: int = 50,
+    seed_stride: int = 42,
+    forced_clips: list[int] | None = None,
+    chunk: int = 32,
+) -> dict[str, Any]:
+    """Chained and teacher-forced clips of a tiny checkpoint on ``world:<seed>`` worlds.
+
+    The same conditioning and seeds (clip k: k·``seed_stride``) as the ``tiny-model`` generator
+    run case by case, at the model's own size and frame count, batched over worlds (float
+    rounding may move a uint8 level here and there). ``forced_clips``: the clips (> 0) run
+    teacher-forced (default all). Returns ``{"chained", "forced", "truth", "m"}``: lists per
+    world of uint8 clips, ``forced`` a dict (world index, clip) -> clip.
+    """
+    import torch
+
+    from svibench.train.tiny_model import condition, load_checkpoint, sample_batch, to_model
+    from svibench.train.tiny_model import to_uint8 as model_to_uint8
+    from svibench.world import World
+
+    model, cfg, _ = load_checkpoint(checkpoint)
+    f, m, s = cfg.frames, cfg.num_motion_frames, cfg.size
+    scenes = [World(w, s, s) for w in worlds]
+    truth = [[sc.clip(float(k * (f - m)), f) for k in range(clips)] for sc in scenes]
+    refs = [to_model(sc.reference()[None], s)[:, 0] for sc in scenes]
+
+    def run(conds: list[torch.Tensor], refs_: list[torch.Tensor], seeds: list[int]) -> list:
+        out = []
+        for i in range(0, len(conds), chunk):
+            pairs = [
+                condition(c, r, cfg.ref_pad_num, f)
+                for c, r in zip(conds[i : i + chunk], refs_[i : i + chunk], strict=True)
+            ]
+            y = torch.stack([p[0] for p in pairs])
+            mask = torch.stack([p[1] for p in pairs])
+            x = sample_batch(model, y, mask, seeds[i : i + chunk], steps)
+            out += [model_to_uint8(v) for v in x]
+        return out
+
+    with torch.inference_mode():
+        chained: list[list[np.ndarray]] = [[] for _ in worlds]
+        for k in range(clips):
+            conds = [
+                r[:, None] if k == 0 else to_model(chained[i][-1][-m:], s)
+                for i, r in enumerate(refs)
+            ]
+            for i, frames in enumerate(run(conds, refs, [k * seed_stride] * len(worlds))):
+                chained[i].append(frames)
+        wanted = [k for k in (forced_clips or range(1, clips)) if 0 < k < clips]
+        jobs = [(i, k) for i in range(len(worlds)) for k in wanted]
+        forced_out = run(
+            [to_model(truth[i][k - 1][-m:], s) for i, k in jobs],
+            [refs[i] for i, _ in jobs],
+            [k * seed_stride for _, k in jobs],
+        )
+    forced = dict(zip(jobs, forced_out, strict=True))
+    return {"chained": chained, "forced": forced, "truth": truth, "m": m}
+
+
+def tiny_exposure_rows(
+    checkpoint: str,
+    worlds: list[int],
+    clips: int,
+    steps: int = 50,
+    seed_stride: int = 42,
+    forced_clips: list[int] | None = None,
+    chunk: int = 32,
+) -> list[dict[str, Any]]:
+    """``exposure_rows`` for a tiny checkpoint (``tiny_rollouts``); clips that were not run
+    teacher-forced get NaN for ``teacher_forced`` and ``gap`` (clip 0: both runs are one)."""
+    r = tiny_rollouts(checkpoint, worlds, clips, steps, seed_stride, forced_clips, chunk)
+    m, rows = r["m"], []
+    for i, w in enumerate(worlds):
+        for k in range(clips):
+            skip = m if k > 0 else 1
+            c = colour_error(r["chained"][i][k], r["truth"][i][k], skip)
+            tf = c if k == 0 else float("nan")
+            if (i, k) in r["forced"]:
+                tf = colour_error(r["forced"][(i, k)], r["truth"][i][k], skip)
+            rows.append(
+                {"case": f"world:{w}", "clip": k, "chained": c, "teacher_forced": tf, "gap": c - tf}
+            )
+    return rows

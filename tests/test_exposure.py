@@ -103,3 +103,17 @@ def test_teacher_forced_tiny_model_conditions_on_the_truth(film_ckpt):
     gen = TinyModelGenerator("t", checkpoint=str(film_ckpt), teacher_forced=True)
     with pytest.raises(ConfigError, match="ground truth"):
         gen.start(Case("c", "/x.png", ("p",)), PROTO, truth(0)[0])
+
+
+def test_batched_tiny_exposure_matches_the_generator_path(film_ckpt):
+    from svibench.exposure import tiny_exposure_rows
+
+    proto = Protocol(frames_per_clip=6, clips=3, width=16, height=16, motion_frames=1)
+    gen = TinyModelGenerator("t", checkpoint=str(film_ckpt), steps=3)
+    slow = exposure_rows(gen, CASES, proto)
+    fast = tiny_exposure_rows(str(film_ckpt), [11, 12], clips=3, steps=3, chunk=3)
+    assert [r["clip"] for r in fast] == [r["clip"] for r in slow]
+    for a, b in zip(slow, fast, strict=True):
+        for key in ("chained", "teacher_forced"):
+            assert abs(a[key] - b[key]) < 2e-3
+    assert fast[0]["gap"] == 0.0

@@ -110,3 +110,17 @@ def test_recipe_presets_fill_defaults_and_explicit_keys_win():
     )
     with pytest.raises(ConfigError, match="recipe"):
         TinyTrainer(recipe="talk")
+
+
+def test_oracle_y_error_pool_is_what_y_injection_adds(base, tmp_path):
+    pool = tmp_path / "pool.pt"
+    torch.save(torch.full((2, 3, 1, 16, 16), 0.25), pool)
+    tr = _finetune(base_checkpoint=str(base), steps=1, y_error_pool=str(pool), y_prob=1.0)
+    from svibench.train.recycling import ErrorRecycler, RecyclingConfig
+
+    rec = ErrorRecycler(RecyclingConfig.from_config(tr.config), 0)
+    rec.y_pool = torch.load(pool, weights_only=True)
+    y = torch.zeros(3, 5, 16, 16)
+    _, _, y_w = rec.inject(torch.zeros_like(y), torch.zeros_like(y), y, 500.0, rec.plan())
+    assert torch.all(y_w[:, :1] == 0.25) and not y_w[:, 1:].any()
+    assert tr.train(tmp_path / "run", seed=0).steps == 1

@@ -69,6 +69,9 @@ _TINY_PARAMS: dict[str, Param] = {
     "save_every": Param(50, 1, 10**7),
     "timestep_weighting": Param("bump", choices=("bump", "uniform"), help="bump = upstream"),
     "init_from": Param("", help="base stage: start from these weights instead of random"),
+    "y_error_pool": Param(
+        "", help="torch file of measured inference errors (N, 3, m, H, W) used as y errors"
+    ),
     "threads": Param(
         1, 0, 1024, help="torch threads while training (0 = leave as is); 1 is fastest for this toy"
     ),
@@ -117,6 +120,8 @@ class TinyTrainer(Trainer):
         if c["stage"] == "base":
             rcfg.use_error_recycling = False  # the base is clean I2V training
         recycler = ErrorRecycler(rcfg, seed, dtype=torch.float16)
+        if c["y_error_pool"]:  # the oracle arm of bench/tiny_svi_claim.py
+            recycler.y_pool = torch.load(c["y_error_pool"], map_location="cpu", weights_only=True)
         flow = FlowMatch(shift=5.0)
         gen = torch.Generator().manual_seed(seed)
         data_rng = np.random.default_rng([seed, 7])
