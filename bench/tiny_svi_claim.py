@@ -71,9 +71,20 @@ def _train(job: tuple) -> dict[str, float]:
         kw["use_error_recycling"] = False
     if arm == "oracle":
         kw["y_error_pool"] = pool
+    if arm.startswith("cbup="):  # ablation arms; cbup=0.1 is the svi arm (the film default)
+        kw["clean_buffer_update_prob"] = float(arm.split("=", 1)[1])
     return (
         TinyTrainer(recipe="film", **kw).train(Path(args.work) / arm / f"seed{seed}", seed).metrics
     )
+
+
+def _train_and_evaluate(job: tuple) -> list[dict]:
+    arm, seed, args, pool = job
+    ckpt = args.base
+    if arm != "base":
+        _train(job)
+        ckpt = str(Path(args.work) / arm / f"seed{seed}")
+    return _evaluate((arm, seed, ckpt, args))
 
 
 def _evaluate(job: tuple) -> list[dict]:
@@ -144,10 +155,11 @@ def per_seed(rows: list[dict], arm: str, seeds: list[int], key: str, late: int) 
 
 def summarise(rows: list[dict], args: argparse.Namespace, seeds: list[int], secs: float) -> str:
     late = args.clips - args.late
+    present = [a for a in ARMS if any(r["arm"] == a for r in rows)]
     lines = [
         "# tiny SVI claim: error recycling vs a clean fine-tune on the film world",
         "",
-        f"- fine-tunes: {len(seeds)} seeds ({seeds[0]}..{seeds[-1]}) x arms {list(ARMS)}, "
+        f"- fine-tunes: {len(seeds)} seeds ({seeds[0]}..{seeds[-1]}) x arms {present}, "
         f"{args.steps} steps of batch {args.batch_size} from `{args.base}` (film recipe)",
         f"- evaluation: worlds 1..{args.worlds} x {args.clips} clips of 17 frames, "
         f"{args.sample_steps} sampling steps; late = clips {late}..{args.clips - 1}",
@@ -161,16 +173,16 @@ def summarise(rows: list[dict], args: argparse.Namespace, seeds: list[int], secs
         f"| base (no fine-tune) | {np.mean([r['chained'] for r in base]):.4f} | "
         f"{np.mean([r['teacher_forced'] for r in base]):.4f} | {np.mean([r['gap'] for r in base]):.4f} |"
     )
-    for arm in ARMS:
+    for arm in present:
         vals = [
             per_seed(rows, arm, seeds, k, late).mean() for k in ("chained", "teacher_forced", "gap")
         ]
         lines.append(f"| {arm} (mean of seeds) | " + " | ".join(f"{v:.4f}" for v in vals) + " |")
     tests = {}
-    for arm in ("svi", "oracle"):
+    for arm in [a for a in ("svi", "oracle") if a in present]:
         for key in ("gap", "teacher_forced"):
             d = per_seed(rows, arm, seeds, key, late) - per_seed(rows, "control", seeds, key, late)
-            tests[(arm, key)] = (d, paired(d, 4))
+            tests[(arm, key)] = (d, paired(d, 4))  # the family is 4 even if a run is cut short
     keys = list(tests)
     p_t = holm([tests[k][1]["p_t"] for k in keys])
     p_perm = holm([tests[k][1]["p_perm"] for k in keys])
@@ -197,6 +209,61 @@ def summarise(rows: list[dict], args: argparse.Namespace, seeds: list[int], secs
     return "\n".join(lines) + "\n"
 
 
+def ablation_summary(
+    rows: list[dict], args: argparse.Namespace, seeds: list[int], secs: float
+) -> str:
+    """clean_buffer_update_prob sweep: each value vs 0.1, two-sided, Holm over all tests."""
+    from scipy import stats
+
+    late = args.clips - args.late
+    arms = sorted({r["arm"] for r in rows if r["arm"] != "base"}, key=_cbup)
+    lines = [
+        "# clean_buffer_update_prob on the tiny film world (exposure gap)",
+        "",
+        f"- fine-tunes: {len(seeds)} seeds ({seeds[0]}..{seeds[-1]}) per value, {args.steps} "
+        f"steps of batch {args.batch_size} from `{args.base}`, film recipe otherwise",
+        f"- evaluation: worlds 1..{args.worlds} x {args.clips} clips, {args.sample_steps} sampling "
+        f"steps; late = clips {late}..{args.clips - 1}; wall time {secs / 60:.1f} min",
+        "",
+        "| clean_buffer_update_prob | late gap (95% CI over seeds) | late teacher-forced (95% CI) |",
+        "|---|---|---|",
+    ]
+    for arm in arms:
+        cells = []
+        for key in ("gap", "teacher_forced"):
+            v = per_seed(rows, arm, seeds, key, late)
+            half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
+            cells.append(f"{v.mean():.4f} [{v.mean() - half:.4f}, {v.mean() + half:.4f}]")
+        lines.append(f"| {_cbup(arm)} | " + " | ".join(cells) + " |")
+    tests = []
+    for arm in arms:
+        if arm == "svi":
+            continue
+        for key in ("gap", "teacher_forced"):
+            d = per_seed(rows, arm, seeds, key, late) - per_seed(rows, "svi", seeds, key, late)
+            p_t = float(stats.ttest_1samp(d, 0.0).pvalue)
+            p_perm = min(1.0, 2 * min(sign_flip_p(d), sign_flip_p(-d)))
+            tests.append((arm, key, d, p_t, p_perm))
+    adj_t, adj_perm = holm([t[3] for t in tests]), holm([t[4] for t in tests])
+    lines += [
+        "",
+        "Paired differences value − 0.1 over seeds; two-sided, Holm over all rows:",
+        "",
+        "| value − 0.1 | measure | mean | p (t) | p Holm (t) | p (sign-flip) | p Holm (sign-flip) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (arm, key, d, p_t, p_perm), a_t, a_p in zip(tests, adj_t, adj_perm, strict=True):
+        lines.append(
+            f"| {_cbup(arm)} | late {key} | {d.mean():+.4f} | {p_t:.3f} | {a_t:.3f} | "
+            f"{p_perm:.3f} | {a_p:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _cbup(arm: str) -> float:
+    return 0.1 if arm == "svi" else float(arm.split("=", 1)[1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -213,6 +280,13 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2, help="parallel worker processes")
     ap.add_argument("--work", default="results/tiny_checkpoints/claim")
     ap.add_argument("--out", default="results/tiny_svi_claim")
+    ap.add_argument("--arms", default=",".join(ARMS), help="subset of " + ",".join(ARMS))
+    ap.add_argument(
+        "--ablate-cbup",
+        default="",
+        help="e.g. 0,0.1,0.5,1.0: instead of the claim, sweep clean_buffer_update_prob "
+        "(two-sided paired tests against 0.1)",
+    )
     args = ap.parse_args()
 
     import torch
@@ -228,21 +302,27 @@ def main() -> None:
     pool = work / "oracle_y_errors.pt"
     oracle_pool(args.base, pool, args.clips, args.sample_steps)
     print(f"[{time.time() - t0:6.0f}s] oracle pool ready", flush=True)
-    runs = [(arm, s) for s in seeds for arm in ARMS]
+    arms = tuple(args.arms.split(","))
+    if args.ablate_cbup:
+        arms = tuple(
+            "svi" if float(v) == 0.1 else f"cbup={float(v)}" for v in args.ablate_cbup.split(",")
+        )
+    # control and svi first for every seed, then the rest: a cut-short run still pairs them
+    runs = [(a, s) for a in arms if a in ("control", "svi") for s in seeds]
+    runs += [(a, s) for a in arms if a not in ("control", "svi") for s in seeds]
+    jobs = [("base", -1, args, str(pool))] + [(a, s, args, str(pool)) for a, s in runs]
+    rows = []
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as ex:
-        for (arm, s), metrics in zip(
-            runs, ex.map(_train, [(a, s, args, str(pool)) for a, s in runs]), strict=True
-        ):
+        for part in ex.map(_train_and_evaluate, jobs):
+            rows += part
             print(
-                f"[{time.time() - t0:6.0f}s] trained {arm} seed {s}: loss {metrics['final_loss']:.4f}",
+                f"[{time.time() - t0:6.0f}s] done {part[0]['arm']} seed {part[0]['seed']}",
                 flush=True,
             )
-        models = [("base", -1, args.base)] + [(a, s, str(work / a / f"seed{s}")) for a, s in runs]
-        rows = [r for part in ex.map(_evaluate, [(*mdl, args) for mdl in models]) for r in part]
     secs = time.time() - t0
     out.mkdir(parents=True, exist_ok=True)
     (out / "rows.json").write_text(json.dumps(rows, indent=0))
-    text = summarise(rows, args, seeds, secs)
+    text = (ablation_summary if args.ablate_cbup else summarise)(rows, args, seeds, secs)
     (out / "summary.md").write_text(text)
     print(text)
 

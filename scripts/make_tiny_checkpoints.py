@@ -30,10 +30,27 @@ from svibench.train.tiny_model import ASSETS
 # Stage 1: from scratch with upstream's Gaussian-bump timestep weighting. It nearly ignores the
 # low-noise timesteps, which a from-scratch toy then never learns (noisy samples), so stage 2
 # continues with uniform weighting. Fine-tunes use the upstream weighting.
+# The shot-mode checkpoints predate the recipes: they pin the values they were built with.
+LEGACY_SHOT = dict(
+    recipe="argparse",
+    use_error_recycling=True,
+    y_error_num=3,
+    error_buffer_k=8,
+    buffer_replacement_strategy="l2",
+    num_motion_frames=1,
+    ref_pad_num=-1,
+)
 STAGE1 = dict(
-    stage="base", steps=1200, batch_size=4, learning_rate=1e-3, warmup_steps=100, save_every=100
+    **LEGACY_SHOT,
+    stage="base",
+    steps=1200,
+    batch_size=4,
+    learning_rate=1e-3,
+    warmup_steps=100,
+    save_every=100,
 )
 STAGE2 = dict(
+    **LEGACY_SHOT,
     stage="base",
     steps=500,
     batch_size=4,
@@ -59,9 +76,9 @@ RECIPES = {  # name -> (trainer overrides, seed, shipped as)
     "film-base": (FILM_BASE, 0, "film-base"),
     "base-stage1": (STAGE1, 0, None),
     "base": ({**STAGE2, "init_from": "{work}/base-stage1/seed0"}, 0, "base"),
-    "svi": (dict(base_checkpoint=str(ASSETS / "base")), 0, "svi"),
+    "svi": (dict(LEGACY_SHOT, base_checkpoint=str(ASSETS / "base")), 0, "svi"),
     "control": (
-        dict(base_checkpoint=str(ASSETS / "base"), use_error_recycling=False),
+        dict(LEGACY_SHOT, base_checkpoint=str(ASSETS / "base"), use_error_recycling=False),
         0,
         "control",
     ),
