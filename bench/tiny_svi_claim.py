@@ -71,6 +71,10 @@ def _train(job: tuple) -> dict[str, float]:
         kw["use_error_recycling"] = False
     if arm == "oracle":
         kw["y_error_pool"] = pool
+    for item in args.set:  # extra trainer overrides for the recycling arms, e.g. y_error_num=5
+        key, value = item.split("=", 1)
+        if arm != "control":
+            kw[key] = json.loads(value)
     if arm.startswith("cbup="):  # ablation arms; cbup=0.1 is the svi arm (the film default)
         kw["clean_buffer_update_prob"] = float(arm.split("=", 1)[1])
     return (
@@ -153,6 +157,12 @@ def per_seed(rows: list[dict], arm: str, seeds: list[int], key: str, late: int) 
     )
 
 
+def seeds_of(rows: list[dict], *arms: str) -> list[int]:
+    """Seeds evaluated for every one of ``arms`` (a cut-short run pairs what it has)."""
+    sets = [{r["seed"] for r in rows if r["arm"] == a} for a in arms]
+    return sorted(set.intersection(*sets)) if sets else []
+
+
 def summarise(rows: list[dict], args: argparse.Namespace, seeds: list[int], secs: float) -> str:
     late = args.clips - args.late
     present = [a for a in ARMS if any(r["arm"] == a for r in rows)]
@@ -174,14 +184,20 @@ def summarise(rows: list[dict], args: argparse.Namespace, seeds: list[int], secs
         f"{np.mean([r['teacher_forced'] for r in base]):.4f} | {np.mean([r['gap'] for r in base]):.4f} |"
     )
     for arm in present:
+        ok = seeds_of(rows, arm)
         vals = [
-            per_seed(rows, arm, seeds, k, late).mean() for k in ("chained", "teacher_forced", "gap")
+            per_seed(rows, arm, ok, k, late).mean() for k in ("chained", "teacher_forced", "gap")
         ]
-        lines.append(f"| {arm} (mean of seeds) | " + " | ".join(f"{v:.4f}" for v in vals) + " |")
+        lines.append(
+            f"| {arm} (mean of {len(ok)} seeds) | " + " | ".join(f"{v:.4f}" for v in vals) + " |"
+        )
     tests = {}
     for arm in [a for a in ("svi", "oracle") if a in present]:
+        ok = seeds_of(rows, arm, "control")
+        if len(ok) < 2:
+            continue
         for key in ("gap", "teacher_forced"):
-            d = per_seed(rows, arm, seeds, key, late) - per_seed(rows, "control", seeds, key, late)
+            d = per_seed(rows, arm, ok, key, late) - per_seed(rows, "control", ok, key, late)
             tests[(arm, key)] = (d, paired(d, 4))  # the family is 4 even if a run is cut short
     keys = list(tests)
     p_t = holm([tests[k][1]["p_t"] for k in keys])
@@ -191,13 +207,13 @@ def summarise(rows: list[dict], args: argparse.Namespace, seeds: list[int], secs
         "Paired differences arm − control over seeds (negative = arm better); one-sided tests, "
         "Holm over the 4 hypotheses:",
         "",
-        "| arm − control | mean | 95% CI | p (t) | p Holm (t) | p (sign-flip) | p Holm (sign-flip) | MDE | per-seed |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| arm − control | seeds | mean | 95% CI | p (t) | p Holm (t) | p (sign-flip) | p Holm (sign-flip) | MDE | per-seed |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for i, k in enumerate(keys):
         d, t = tests[k]
         lines.append(
-            f"| {k[0]} {'late gap' if k[1] == 'gap' else 'late teacher-forced'} | {t['mean']:+.4f} | "
+            f"| {k[0]} {'late gap' if k[1] == 'gap' else 'late teacher-forced'} | {len(d)} | {t['mean']:+.4f} | "
             f"[{t['ci_lo']:+.4f}, {t['ci_hi']:+.4f}] | {t['p_t']:.3f} | {p_t[i]:.3f} | "
             f"{t['p_perm']:.3f} | {p_perm[i]:.3f} | {t['mde']:.4f} | {np.round(d, 4).tolist()} |"
         )
@@ -225,22 +241,25 @@ def ablation_summary(
         f"- evaluation: worlds 1..{args.worlds} x {args.clips} clips, {args.sample_steps} sampling "
         f"steps; late = clips {late}..{args.clips - 1}; wall time {secs / 60:.1f} min",
         "",
-        "| clean_buffer_update_prob | late gap (95% CI over seeds) | late teacher-forced (95% CI) |",
-        "|---|---|---|",
+        "| clean_buffer_update_prob | seeds | late gap (95% CI over seeds) | late teacher-forced (95% CI) |",
+        "|---|---|---|---|",
     ]
     for arm in arms:
         cells = []
         for key in ("gap", "teacher_forced"):
-            v = per_seed(rows, arm, seeds, key, late)
+            v = per_seed(rows, arm, seeds_of(rows, arm), key, late)
             half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
             cells.append(f"{v.mean():.4f} [{v.mean() - half:.4f}, {v.mean() + half:.4f}]")
-        lines.append(f"| {_cbup(arm)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {_cbup(arm)} | {len(seeds_of(rows, arm))} | " + " | ".join(cells) + " |")
     tests = []
     for arm in arms:
         if arm == "svi":
             continue
+        ok = seeds_of(rows, arm, "svi")
+        if len(ok) < 2:
+            continue
         for key in ("gap", "teacher_forced"):
-            d = per_seed(rows, arm, seeds, key, late) - per_seed(rows, "svi", seeds, key, late)
+            d = per_seed(rows, arm, ok, key, late) - per_seed(rows, "svi", ok, key, late)
             p_t = float(stats.ttest_1samp(d, 0.0).pvalue)
             p_perm = min(1.0, 2 * min(sign_flip_p(d), sign_flip_p(-d)))
             tests.append((arm, key, d, p_t, p_perm))
@@ -280,6 +299,17 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2, help="parallel worker processes")
     ap.add_argument("--work", default="results/tiny_checkpoints/claim")
     ap.add_argument("--out", default="results/tiny_svi_claim")
+    ap.add_argument(
+        "--summarise-only",
+        action="store_true",
+        help="train nothing: summarise the evaluations cached under --work",
+    )
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        help="KEY=JSON trainer override for the svi/oracle arms (control unaffected)",
+    )
     ap.add_argument("--arms", default=",".join(ARMS), help="subset of " + ",".join(ARMS))
     ap.add_argument(
         "--ablate-cbup",
@@ -312,6 +342,11 @@ def main() -> None:
     runs += [(a, s) for a in arms if a not in ("control", "svi") for s in seeds]
     jobs = [("base", -1, args, str(pool))] + [(a, s, args, str(pool)) for a, s in runs]
     rows = []
+    if args.summarise_only:
+        for arm, seed, *_ in jobs:
+            cache = work / "eval" / f"{arm}_seed{seed}.json"
+            rows += json.loads(cache.read_text()) if cache.is_file() else []
+        jobs = []
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as ex:
         for part in ex.map(_train_and_evaluate, jobs):
             rows += part
