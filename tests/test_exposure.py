@@ -117,3 +117,9 @@ def test_batched_tiny_exposure_matches_the_generator_path(film_ckpt):
         for key in ("chained", "teacher_forced"):
             assert abs(a[key] - b[key]) < 2e-3
     assert fast[0]["gap"] == 0.0
+
+
+def test_teacher_forcing_changes_the_identity_chaining_keeps_the_old_one(film_ckpt):
+    plain = TinyModelGenerator("t", checkpoint=str(film_ckpt)).identity()
+    forced = TinyModelGenerator("t", checkpoint=str(film_ckpt), teacher_forced=True).identity()
+    assert "teacher_forced" not in plain and forced["teacher_forced"] is True

@@ -125,8 +125,11 @@ class TinyModelGenerator(Generator):
 
         weights = resolve_checkpoint(self.config["checkpoint"]) / "model.safetensors"
         digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+        ident = super().identity()
+        if not ident["teacher_forced"]:  # the chained default: identities from before it stay
+            del ident["teacher_forced"]
         return {
-            **super().identity(),
+            **ident,
             "checkpoint": str(self.config["checkpoint"]),
             "weights_sha256": digest,
         }
