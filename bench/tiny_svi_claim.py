@@ -173,7 +173,7 @@ def summarise(rows: list[dict], args: argparse.Namespace, seeds: list[int], secs
         f"{args.steps} steps of batch {args.batch_size} from `{args.base}` (film recipe)",
         f"- evaluation: worlds 1..{args.worlds} x {args.clips} clips of 17 frames, "
         f"{args.sample_steps} sampling steps; late = clips {late}..{args.clips - 1}",
-        f"- wall time {secs / 60:.1f} min",
+        f"- {_wall(secs)}",
         "",
         "| model | late chained | late teacher-forced | late gap |",
         "|---|---|---|---|",
@@ -239,7 +239,7 @@ def ablation_summary(
         f"- fine-tunes: {len(seeds)} seeds ({seeds[0]}..{seeds[-1]}) per value, {args.steps} "
         f"steps of batch {args.batch_size} from `{args.base}`, film recipe otherwise",
         f"- evaluation: worlds 1..{args.worlds} x {args.clips} clips, {args.sample_steps} sampling "
-        f"steps; late = clips {late}..{args.clips - 1}; wall time {secs / 60:.1f} min",
+        f"steps; late = clips {late}..{args.clips - 1}; {_wall(secs)}",
         "",
         "| clean_buffer_update_prob | seeds | late gap (95% CI over seeds) | late teacher-forced (95% CI) |",
         "|---|---|---|---|",
@@ -277,6 +277,12 @@ def ablation_summary(
             f"{p_perm:.3f} | {a_p:.3f} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _wall(secs: float | None) -> str:
+    return (
+        "summarised from cached evaluations" if secs is None else f"wall time {secs / 60:.1f} min"
+    )
 
 
 def _cbup(arm: str) -> float:
@@ -354,7 +360,7 @@ def main() -> None:
                 f"[{time.time() - t0:6.0f}s] done {part[0]['arm']} seed {part[0]['seed']}",
                 flush=True,
             )
-    secs = time.time() - t0
+    secs = None if args.summarise_only else time.time() - t0
     out.mkdir(parents=True, exist_ok=True)
     (out / "rows.json").write_text(json.dumps(rows, indent=0))
     text = (ablation_summary if args.ablate_cbup else summarise)(rows, args, seeds, secs)
