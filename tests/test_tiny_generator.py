@@ -36,15 +36,19 @@ def _run(gen, proto, clips, state=None, start=0):
 @pytest.mark.parametrize("m", [1, 2])
 def test_chaining_resume_and_resize(ckpt, m):
     assert GENERATORS.get("tiny-model") is TinyModelGenerator
-    gen = TinyModelGenerator("t", checkpoint=str(ckpt), steps=3)
-    proto = Protocol(frames_per_clip=6, clips=3, width=40, height=24, motion_frames=m)
+    gen = TinyModelGenerator("t", checkpoint=str(ckpt), steps=3, motion_frames=m)
+    proto = Protocol(frames_per_clip=6, clips=3, width=40, height=24, motion_frames=1)
     clips, states = _run(gen, proto, 3)
     assert all(c.shape == (6, 24, 40, 3) and c.dtype == np.uint8 for c in clips)
     assert states[0]["prev"].shape == (m, 16, 16, 3)
     assert not np.array_equal(clips[0], clips[1])  # seeds and conditions differ per clip
     # a killed run resumes from the stored state with identical frames
     rest, _ = _run(
-        TinyModelGenerator("t", checkpoint=str(ckpt), steps=3), proto, 3, states[0], start=1
+        TinyModelGenerator("t", checkpoint=str(ckpt), steps=3, motion_frames=m),
+        proto,
+        3,
+        states[0],
+        start=1,
     )
     assert all(np.array_equal(a, b) for a, b in zip(clips[1:], rest, strict=True))
 

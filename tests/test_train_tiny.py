@@ -89,3 +89,38 @@ def test_lora_finetune_saves_plain_weights(base, tmp_path):
     base_sd = load_file(str(base / "model.safetensors"))
     changed = [k for k in sd if not torch.equal(sd[k], base_sd[k])]
     assert changed and all(k.endswith("weight") for k in changed)  # LoRA deltas merged into weights
+
+
+def test_recipe_presets_fill_defaults_and_explicit_keys_win():
+    film = TinyTrainer().config
+    assert film["recipe"] == "film"
+    assert (film["noise_prob"], film["clean_prob"], film["y_error_num"]) == (0.01, 0.5, 3)
+    assert (film["num_motion_frames"], film["ref_pad_num"]) == (5, 0)
+    assert film["y_error_sample_from_all_grids"] and film["buffer_warmup_iter"] == 50
+    assert film["learning_rate"] == 5e-4  # toy-scale value kept (recipe_skips)
+    shot = TinyTrainer(recipe="shot").config
+    assert (shot["num_motion_frames"], shot["ref_pad_num"], shot["clean_prob"]) == (1, -1, 0.2)
+    mine = TinyTrainer(recipe="shot", clean_prob=0.3).config
+    assert mine["clean_prob"] == 0.3
+    plain = TinyTrainer(recipe="argparse").config
+    assert (plain["noise_prob"], plain["y_error_num"], plain["use_error_recycling"]) == (
+        0.9,
+        1,
+        False,
+    )
+    with pytest.raises(ConfigError, match="recipe"):
+        TinyTrainer(recipe="talk")
+
+
+def test_oracle_y_error_pool_is_what_y_injection_adds(base, tmp_path):
+    pool = tmp_path / "pool.pt"
+    torch.save(torch.full((2, 3, 1, 16, 16), 0.25), pool)
+    tr = _finetune(base_checkpoint=str(base), steps=1, y_error_pool=str(pool), y_prob=1.0)
+    from svibench.train.recycling import ErrorRecycler, RecyclingConfig
+
+    rec = ErrorRecycler(RecyclingConfig.from_config(tr.config), 0)
+    rec.y_pool = torch.load(pool, weights_only=True)
+    y = torch.zeros(3, 5, 16, 16)
+    _, _, y_w = rec.inject(torch.zeros_like(y), torch.zeros_like(y), y, 500.0, rec.plan())
+    assert torch.all(y_w[:, :1] == 0.25) and not y_w[:, 1:].any()
+    assert tr.train(tmp_path / "run", seed=0).steps == 1

@@ -134,3 +134,56 @@ def test_pixel_condition_padding_and_errors():
     assert torch.all(k[:, 2:4] == 5.0) and k[:, 4:].abs().sum() == 0
     with pytest.raises(ConfigError, match="dataset"):
         WanLoraTrainer(dataset="/nonexistent").train("/tmp/x", 0)
+
+
+def test_wan_lora_takes_every_film_script_value():
+    c = WanLoraTrainer().config
+    assert (c["learning_rate"], c["lora_rank"], c["lora_alpha"]) == (1e-4, 128, 128.0)
+    assert (c["num_motion_frames"], c["ref_pad_num"], c["clean_prob"], c["noise_prob"]) == (
+        5,
+        0,
+        0.5,
+        0.01,
+    )
+    s = WanLoraTrainer(recipe="shot").config
+    assert (s["num_motion_frames"], s["ref_pad_num"], s["clean_prob"]) == (1, -1, 0.2)
+
+
+def test_dtype_reaches_the_loaded_transformer(tiny_wan):
+    from svibench.train.wan_lora import load_components
+
+    for name in ("float32", "bfloat16"):
+        comp = load_components(str(tiny_wan), "cpu", dtype=getattr(torch, name))
+        assert comp.transformer.patch_embedding.weight.dtype == getattr(torch, name)
+
+
+def test_trainer_clip_input_is_the_inference_squash_not_a_centre_crop(tiny_wan):
+    from diffusers import AutoencoderKLWan
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+    from svibench.generators.wan_sampling import CLIP_MEAN, CLIP_STD, clip_pixels
+    from svibench.train.wan_lora import Components
+
+    torch.manual_seed(0)
+    enc = CLIPVisionModel(
+        CLIPVisionConfig(
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=32,
+            patch_size=8,
+        )
+    ).eval()
+    proc = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    vae = AutoencoderKLWan.from_pretrained(tiny_wan / "vae")
+    comp = Components(_transformer(), vae, image=(proc, enc))
+    frame_u8 = World(5, 24, 48).frame(0.0)  # wide: a centre crop would drop the sides
+    frame = torch.from_numpy(frame_u8).float().permute(2, 0, 1) / 127.5 - 1
+    got = comp.encode_image(frame)
+    squash = clip_pixels(frame_u8, 32, CLIP_MEAN, CLIP_STD)
+    want = enc(pixel_values=squash, output_hidden_states=True).hidden_states[-2]
+    torch.testing.assert_close(got, want)
+    cropped = proc(images=frame_u8, return_tensors="pt").pixel_values
+    crop = enc(pixel_values=cropped, output_hidden_states=True).hidden_states[-2]
+    assert (got - crop).abs().max() > 1e-3

@@ -3,14 +3,20 @@
 Clip 0 is conditioned on the reference image alone; clip k > 0 on the last m frames of clip
 k − 1 as uint8 frames (upstream TS:378-382, 472: decoded, truncated to uint8, re-encoded); the
 padding follows ``ref_pad_num`` (-1: the original reference image every clip, TS:385; 0: zeros).
-Each clip uses the runner's seed. The model runs at its trained square size; outputs are
-resized to the protocol's size, conditioning stays at model resolution.
+m and the padding are the checkpoint's (what it was trained with, like upstream's test scripts
+repeat the training script's values), not the suite's; ``motion_frames`` / ``ref_pad_num``
+override them. Each clip uses the runner's seed. The model runs at its trained square size;
+outputs are resized to the protocol's size, conditioning stays at model resolution.
+
+``teacher_forced = true`` conditions clip k > 0 on the ground truth instead of the model's own
+output (``world:<seed>`` cases: the training world, svibench.exposure.world_truth): the input of
+the exposure-gap measure.
 
 svibench.toml::
 
     [generators.tiny-svi]
     kind = "tiny-model"
-    checkpoint = "svi"        # shipped name (base | svi | control) or a checkpoint folder
+    checkpoint = "svi"        # shipped name (base | svi | control | film-base) or a folder
 """
 
 from __future__ import annotations
@@ -31,8 +37,13 @@ class TinyModelSession(Session):
         self.gen, self.protocol = gen, protocol
         self.size = protocol.size_for(reference.shape[:2])
         self.ref = to_model(reference[None], gen.cfg.size)[:, 0]  # (3, s, s), the padding image
-        self.m = int(gen.config["motion_frames"] or protocol.motion_frames or 1)
+        self.m = gen.motion_frames
         self.prev: np.ndarray | None = None  # last m frames of the previous clip, uint8 model size
+        self.truth = None  # clip k -> ground-truth frames, when teacher-forced
+
+    def condition_on(self, frames: np.ndarray) -> None:
+        """Make the next clip continue from these frames (uint8 (T, H, W, 3); last m used)."""
+        self.prev = np.ascontiguousarray(frames[-self.m :])
 
     def next_clip(self, prompt: str, clip: int, seed: int) -> np.ndarray:
         import torch
@@ -40,6 +51,8 @@ class TinyModelSession(Session):
         from svibench.train.tiny_model import condition, sample, to_model, to_uint8
 
         g = self.gen
+        if self.truth is not None and clip > 0:
+            self.condition_on(self.truth(clip - 1))  # teacher forcing: the true previous tail
         if self.prev is None:
             cond = self.ref[:, None]  # clip 0: the reference image alone
         else:
@@ -65,6 +78,7 @@ class TinyModelGenerator(Generator):
         "shift": 5.0,
         "ref_pad_num": None,
         "motion_frames": None,
+        "teacher_forced": False,
         "threads": 0,
     }
     description = "tiny WanTransformer3DModel I2V checkpoint (tiny world), chained like SVI"
@@ -86,11 +100,23 @@ class TinyModelGenerator(Generator):
             torch.set_num_threads(int(self.config["threads"]))
         self.model, self.cfg, self.meta = load_checkpoint(self.config["checkpoint"])
         # toy-sized: always on the CPU (deterministic, and faster than a GPU round trip)
-        rpn = self.config["ref_pad_num"]
+        rpn, m = self.config["ref_pad_num"], self.config["motion_frames"]
         self.ref_pad_num = self.cfg.ref_pad_num if rpn is None else int(rpn)
+        # the runner stitches and scores seams with this m (runner.py: generator's m wins)
+        self.motion_frames = self.cfg.num_motion_frames if m is None else int(m)
 
     def start(self, case: Case, protocol: Protocol, reference: np.ndarray) -> Session:
-        return TinyModelSession(self, protocol, reference)
+        session = TinyModelSession(self, protocol, reference)
+        if self.config["teacher_forced"]:
+            from svibench.exposure import world_truth
+
+            session.truth = world_truth(case, protocol, self.motion_frames, (self.cfg.size,) * 2)
+            if session.truth is None:
+                raise ConfigError(
+                    f"[generators.{self.name}].teacher_forced: case '{case.id}' has no ground "
+                    "truth (only world:<seed> cases have)"
+                )
+        return session
 
     def identity(self) -> dict[str, Any]:
         import hashlib
@@ -99,8 +125,11 @@ class TinyModelGenerator(Generator):
 
         weights = resolve_checkpoint(self.config["checkpoint"]) / "model.safetensors"
         digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+        ident = super().identity()
+        if not ident["teacher_forced"]:  # the chained default: identities from before it stay
+            del ident["teacher_forced"]
         return {
-            **super().identity(),
+            **ident,
             "checkpoint": str(self.config["checkpoint"]),
             "weights_sha256": digest,
         }

@@ -59,6 +59,9 @@ class TrainResult:
 class Trainer(ABC):
     name: ClassVar[str]
     params: ClassVar[dict[str, Param]] = {}
+    # Keys a ``recipe`` preset leaves at the trainer's own default (e.g. scale-bound values of
+    # a toy model). Order of precedence: Param default < recipe value < explicit config.
+    recipe_skips: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, device: str = "cpu", **config: Any) -> None:
         from svibench.errors import ConfigError
@@ -71,6 +74,10 @@ class Trainer(ABC):
             )
         self.device = device
         self.config = {k: p.default for k, p in self.params.items()}
+        if "recipe" in self.params:
+            from svibench.train.recycling import recipe_defaults
+
+            self.config.update(recipe_defaults(self.params, config, self.recipe_skips))
         for key, value in config.items():
             self.config[key] = self.params[key].check(key, value)
 

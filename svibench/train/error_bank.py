@@ -94,6 +94,22 @@ class ErrorBank:
     def has(self, timestep: float | torch.Tensor) -> bool:
         return bool(self.bins[self.bin_of(timestep)])
 
+    def sample_from_bins(self, bins: range) -> torch.Tensor | None:
+        """One entry drawn uniformly from the union of ``bins`` (None if all are empty).
+
+        train_svi.py:892-921 (``y_error_sample_from_all_grids`` / ``y_error_sample_range``):
+        ``random.choice`` over all entries of those bins, so a fuller bin is drawn more often.
+        """
+        pool = [e for b in bins if 0 <= b < len(self.bins) for e in self.bins[b]]
+        if not pool:
+            return None
+        chosen = pool[int(self.rng.integers(len(pool)))]
+        scale = self.rng.uniform(1.0 - self.modulate, 1.0 + self.modulate)
+        return chosen.float() * float(scale)
+
+    def has_in(self, bins: range) -> bool:
+        return any(self.bins[b] for b in bins if 0 <= b < len(self.bins))
+
     # ------------------------------------------------------------------ checkpointing
     def state_dict(self) -> dict[str, Any]:
         """Tensors per bin (in insertion order, so fifo resumes), settings and the RNG state."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +69,9 @@ _TINY_PARAMS: dict[str, Param] = {
     "save_every": Param(50, 1, 10**7),
     "timestep_weighting": Param("bump", choices=("bump", "uniform"), help="bump = upstream"),
     "init_from": Param("", help="base stage: start from these weights instead of random"),
+    "y_error_pool": Param(
+        "", help="torch file of measured inference errors (N, 3, m, H, W) used as y errors"
+    ),
     "threads": Param(
         1, 0, 1024, help="torch threads while training (0 = leave as is); 1 is fastest for this toy"
     ),
@@ -86,12 +88,10 @@ _TINY_PARAMS: dict[str, Param] = {
 
 class TinyTrainer(Trainer):
     name = "tiny"
-    params = {
-        **RECYCLING_PARAMS,
-        # bank entries are whole pixel clips here: keep K small so checkpoints stay small
-        "error_buffer_k": replace(RECYCLING_PARAMS["error_buffer_k"], default=8),
-        **_TINY_PARAMS,
-    }
+    params = {**RECYCLING_PARAMS, **_TINY_PARAMS}
+    # Scale-bound script values the toy keeps at its own defaults: a 1e-4 learning rate and a
+    # rank-128 LoRA are sized for a 14B DiT (a rank-128 LoRA would be full rank here).
+    recipe_skips = frozenset({"learning_rate", "lora_rank", "lora_alpha", "train_architecture"})
 
     # ------------------------------------------------------------------ public API
     def train(self, out_dir: Path, seed: int, progress: Progress | None = None) -> TrainResult:
@@ -120,6 +120,8 @@ class TinyTrainer(Trainer):
         if c["stage"] == "base":
             rcfg.use_error_recycling = False  # the base is clean I2V training
         recycler = ErrorRecycler(rcfg, seed, dtype=torch.float16)
+        if c["y_error_pool"]:  # the oracle arm of bench/tiny_svi_claim.py
+            recycler.y_pool = torch.load(c["y_error_pool"], map_location="cpu", weights_only=True)
         flow = FlowMatch(shift=5.0)
         gen = torch.Generator().manual_seed(seed)
         data_rng = np.random.default_rng([seed, 7])

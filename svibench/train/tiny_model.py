@@ -138,6 +138,28 @@ def sample(
     return x[0]
 
 
+@torch.no_grad()
+def sample_batch(
+    model: torch.nn.Module,
+    y: torch.Tensor,
+    mask: torch.Tensor,
+    seeds: list[int],
+    steps: int = 50,
+    shift: float = 5.0,
+) -> torch.Tensor:
+    """``sample`` for a batch (B, 3, F, H, W): sample b draws its noise from ``seeds[b]``."""
+    noise = [
+        torch.randn(y.shape[1:], generator=torch.Generator().manual_seed(int(s) % (2**63)))
+        for s in seeds
+    ]
+    x = torch.stack(noise)
+    sig = shifted_sigmas(steps, shift).tolist() + [0.0]
+    for i in range(steps):
+        t = torch.full((x.shape[0],), sig[i] * 1000.0)
+        x = euler_step(x, forward(model, x, t, y, mask), sig[i], sig[i + 1])
+    return x
+
+
 # ---------------------------------------------------------------- checkpoints
 def save_checkpoint(
     model: torch.nn.Module, cfg: TinyConfig, folder: Path, extra: dict[str, Any]

@@ -16,8 +16,10 @@ Checkpoints: ``lora-step{N}.safetensors`` every ``save_every`` steps and ``svi_l
 at the end, keyed like upstream (``pipe.dit.blocks.N.self_attn.q.lora_A.default.weight``) with
 the alpha/rank scale folded into B, so upstream's merge (W += B·A) and svibench's ``svi``
 generator reproduce the trained model. ``train_state.pt`` (LoRA, optimizer, banks, RNGs) resumes.
-Multi-GPU note: each process keeps its own banks (upstream all-gathers errors during the first
-50 iterations; not done here).
+Multi-GPU: during the first ``buffer_warmup_iter`` steps every process adds all processes' errors
+to its banks (``Accelerator.gather``, upstream's all_gather, train_svi.py:1162-1175); afterwards
+each keeps its own. ``recipe`` ("film" default, "shot") sets every value of the published
+training script (svibench.train.recycling.RECIPES).
 """
 
 from __future__ import annotations
@@ -76,7 +78,9 @@ class WanLoraTrainer(Trainer):
         "gradient_checkpointing": Param(True),
         "mixed_precision": Param("bf16", choices=("no", "bf16", "fp16")),
         "dtype": Param(
-            "bfloat16", choices=("bfloat16", "float32"), help="frozen DiT weights (upstream bf16)"
+            "bfloat16",
+            choices=("bfloat16", "float32"),
+            help="frozen DiT and T5 weights (upstream bf16, TS:317-338)",
         ),
         "num_frames": Param(81, 1, 1024),
         "height": Param(480, 16, 4096),
@@ -153,7 +157,13 @@ class WanLoraTrainer(Trainer):
                     )[0].float()
 
                 loss, stats = recycling_step(
-                    fwd, sample["latents"], sample["y_latent"], flow, recycler, gen
+                    fwd,
+                    sample["latents"],
+                    sample["y_latent"],
+                    flow,
+                    recycler,
+                    gen,
+                    gather=acc.gather,
                 )
                 acc.backward(loss)
                 if c["gradient_clip_val"] > 0 and acc.sync_gradients:
@@ -296,9 +306,9 @@ class Components:
         if self.image is None:
             return torch.zeros(1, 257, dim, device=self.device)
         proc, enc = self.image
-        pixels = ((frame.clamp(-1, 1) + 1) * 127.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-        inp = proc(images=pixels, return_tensors="pt").to(self.device)
-        return enc(**inp, output_hidden_states=True).hidden_states[-2]  # penultimate block
+        pixels = clip_input(frame, int(enc.config.image_size), proc)
+        out = enc(pixel_values=pixels.to(self.device, enc.dtype), output_hidden_states=True)
+        return out.hidden_states[-2]  # penultimate block
 
 
 def load_components(
@@ -310,7 +320,7 @@ def load_components(
 
     root = resolve_model_dir(str(model), "[trainer wan-lora].model")
     transformer = WanTransformer3DModel.from_pretrained(
-        root, subfolder="transformer", torch_dtype=torch.bfloat16
+        root, subfolder="transformer", torch_dtype=dtype
     )
     vae = (
         AutoencoderKLWan.from_pretrained(root, subfolder="vae", torch_dtype=torch.float32)
@@ -323,7 +333,7 @@ def load_components(
         from transformers import AutoTokenizer, UMT5EncoderModel
 
         enc = UMT5EncoderModel.from_pretrained(
-            root, subfolder="text_encoder", torch_dtype=torch.bfloat16
+            root, subfolder="text_encoder", torch_dtype=dtype
         ).to(device)
         text = (
             AutoTokenizer.from_pretrained(root, subfolder="tokenizer"),
@@ -343,6 +353,22 @@ def load_components(
 
 
 # ---------------------------------------------------------------------- conditioning helpers
+def clip_input(frame: torch.Tensor, size: int, processor: Any) -> torch.Tensor:
+    """CLIP pixels of one (3, H, W) frame in [-1, 1]: the whole frame squashed, no crop.
+
+    The same function as inference (generators/wan_sampling.py ``clip_pixels``) and upstream
+    (wan_video_image_encoder.py:864-880: bicubic to 224x224 from [-1, 1], CLIP-normalised), not
+    ``CLIPImageProcessor``'s short-side resize + centre crop. The frame goes through uint8 first,
+    as upstream's training frames do (uint8 PIL images, train_svi.py:1007).
+    """
+    from svibench.generators.wan_sampling import CLIP_MEAN, CLIP_STD, clip_pixels
+
+    mean = tuple(getattr(processor, "image_mean", None) or CLIP_MEAN)
+    std = tuple(getattr(processor, "image_std", None) or CLIP_STD)
+    u8 = ((frame.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return clip_pixels(u8.permute(1, 2, 0).cpu().numpy(), size, mean, std)
+
+
 def pixel_condition(
     cond: torch.Tensor, pad: torch.Tensor, ref_pad_num: int, frames: int
 ) -> torch.Tensor:
