@@ -67,7 +67,7 @@ def toml_value(v: object) -> str:
 
 
 def toml_table(header: str, values: dict) -> str:
-    return f"[{header}]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in values.items())
+    return f"\n[{header}]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in values.items())
 
 
 MICRO_PROTOCOL = {
