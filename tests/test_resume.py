@@ -8,25 +8,13 @@ import subprocess
 import sys
 import time
 
-SUITE = """
-[suite]
-name = "slow"
-[protocol]
-frames_per_clip = 17
-fps = 16
-clips = 8
-width = 160
-height = 160
-motion_frames = 2
-[[cases]]
-id = "a"
-image = "world:11"
-prompts = ["one", "two"]
-[[cases]]
-id = "b"
-image = "world:12"
-prompts = ["three"]
-"""
+from conftest import suite_toml
+
+SUITE = suite_toml(
+    "slow",
+    cases={"a": ("world:11", ["one", "two"]), "b": ("world:12", ["three"])},
+    frames_per_clip=17, fps=16, clips=8, width=160, height=160, motion_frames=2,
+)  # fmt: skip
 
 
 def _run(project, name, kill_after=None):

@@ -2,61 +2,44 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli
+from conftest import run_cli, suite_toml, toml_table
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
-SUITE = """
-[suite]
-name = "wantiny"
-[protocol]
-frames_per_clip = 9
-fps = 16
-clips = 3
-width = 32
-height = 32
-motion_frames = 1
-[[cases]]
-id = "a"
-image = "world:7"
-prompts = ["a red ball", "a blue cube", "a dog sits"]  # 3 prompts: upstream makes min(clips, prompts)
-"""
+# 3 prompts for 3 clips: upstream makes min(clips, prompts)
+SUITE = suite_toml(
+    "wantiny", cases={"a": ("world:7", ["a red ball", "a blue cube", "a dog sits"])}, fps=16
+)
 
 
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):
     from safetensors.torch import save_file
-    from tiny_wan import build_tiny_wan, upstream_lora_state
+    from tiny_wan import tiny_wan_dir, upstream_lora_state
 
-    root = tmp_path_factory.mktemp("wan")
-    model = build_tiny_wan(root / "model")
-    lora = root / "lora.safetensors"
+    lora = tmp_path_factory.mktemp("wan") / "lora.safetensors"
     save_file({k: v.contiguous() for k, v in upstream_lora_state().items()}, str(lora))
-    return model, lora
+    return tiny_wan_dir(), lora
 
 
 def test_wan_chained_and_svi_through_cli(project, tiny_models):
     model, lora = tiny_models
-    common = f'model = "{model}"\ndtype = "float32"\nsteps = 2\nmax_sequence_length = 16\nprogress = false\n'
+    common = {
+        "model": str(model),
+        "dtype": "float32",
+        "steps": 2,
+        "max_sequence_length": 16,
+        "progress": False,
+    }
     cfg = project / "svibench.toml"
     cfg.write_text(
         cfg.read_text()
-        + textwrap.dedent(f"""
-        [generators.tw]
-        kind = "wan-chained"
-        {common}
-        [generators.ts]
-        kind = "svi"
-        variant = "film"
-        lora = "{lora}"
-        {common}
-        """).replace("\n        ", "\n")
+        + toml_table("generators.tw", {"kind": "wan-chained", **common})
+        + toml_table("generators.ts", {"kind": "svi", "variant": "film", "lora": lora, **common})
     )
     (project / "suites" / "w.toml").write_text(SUITE)
     run_cli(

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from svibench.commands.options import DebugOpt
+
 
 def status(
     run: Annotated[
@@ -20,7 +22,7 @@ def status(
         bool, typer.Option("--unfinished", help="List only units that are not done.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    debug: DebugOpt = False,
 ) -> None:
     """How far a run is: reads the run folder only, so it works while jobs run."""
     from svibench.status import read_status, render, to_json
