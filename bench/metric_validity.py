@@ -14,7 +14,7 @@ Every weight-free per-clip metric of the registry is computed per clip, exactly 
 would (previous tail for seams, ground-truth clip k for ``*_gt``), then each per-case series is
 summarised (svibench.drift) and, per measure x degradation x level, tested across the cases:
 
-* false drift at level 0: bootstrap 95 % CI of the mean drift contains 0;
+* false drift at level 0: the exact 95 % signed-rank CI (Hodges-Lehmann) of the drift contains 0;
 * sensitivity: Spearman rho between level (0..4) and per-case drift;
 * smallest detected level: the lowest level whose exact Wilcoxon p < 0.05 (n = cases);
 * blind spots: degradations with no detected level.
@@ -234,32 +234,59 @@ def measure_all(args) -> pd.DataFrame:
     return df.sort_values(["world", "measure", "summary", "degradation", "level", "case"])
 
 
+def _first_level(g: pd.DataFrame, worse: bool | None) -> int:
+    """Lowest level whose drift differs from 0 at ALPHA (exact Wilcoxon over the cases) on the
+    worse side (worse=True), the better side (False) or either (None); 0 if none."""
+    from svibench.drift import one_sample_p
+
+    for lv in range(1, LEVELS + 1):
+        v = g[g["level"] == lv]["drift"].to_numpy()
+        if not np.isfinite(v).any() or not one_sample_p(v) < ALPHA:
+            continue
+        m = np.nanmean(v)
+        if (worse is None and m != 0) or (worse is True and m > 0) or (worse is False and m < 0):
+            return lv
+    return 0
+
+
+def _orient_delta(df: pd.DataFrame) -> pd.DataFrame:
+    """delta is stored with the metric's raw sign; flip it for higher-is-better measures so
+    that positive = worse for every summary."""
+    hib = {c: h for n in METRICS.names() for c, h in _directions(n).items()}
+    flip = (df["summary"] == "delta") & df["measure"].map(hib).fillna(False).astype(bool)
+    return df.assign(drift=np.where(flip, -df["drift"], df["drift"]))
+
+
+def _directions(name: str) -> dict[str, bool]:
+    try:
+        cls = METRICS.get(name)
+    except Exception:  # noqa: BLE001 - a plug-in that fails to import has no rows here
+        return {}
+    return {c: cls.higher_is_better_for(c) for c in cls.output_columns()}
+
+
 def analyse(df: pd.DataFrame) -> pd.DataFrame:
     from scipy import stats
 
-    from svibench.drift import bootstrap_ci, one_sample_p
+    from svibench.drift import TWO_SIDED, signed_rank_ci
 
+    df = _orient_delta(df)
     rows = []
     for (world, measure, summ, deg), g in df.groupby(
         ["world", "measure", "summary", "degradation"], sort=True
     ):
         zero = g[g["level"] == 0]["drift"].to_numpy()
-        m0, lo0, hi0 = bootstrap_ci(zero)
-        ok0 = bool(np.isfinite(lo0) and lo0 <= 0 <= hi0) or bool(
-            np.all(zero[np.isfinite(zero)] == 0)
-        )
+        m0, lo0, hi0, _ = signed_rank_ci(zero, 0.95)  # the leaderboard's exact interval
+        ok0 = bool(lo0 <= 0 <= hi0)
         fin = g[np.isfinite(g["drift"])]
         rho = (
             float(stats.spearmanr(fin["level"], fin["drift"]).statistic)
             if fin["drift"].nunique() > 1
             else float("nan")
         )
-        detected = None
-        for lv in range(1, LEVELS + 1):
-            v = g[g["level"] == lv]["drift"].to_numpy()
-            if one_sample_p(v) < ALPHA and np.nanmean(v) != 0:
-                detected = lv
-                break
+        two_sided = measure in TWO_SIDED
+        detected = _first_level(g, None if two_sided else True)
+        fooled = 0 if two_sided else _first_level(g, False)
         top = g[g["level"] == LEVELS]["drift"].to_numpy()
         rows.append(
             {
@@ -272,7 +299,8 @@ def analyse(df: pd.DataFrame) -> pd.DataFrame:
                 "level0_high": hi0,
                 "level0_ok": ok0,
                 "spearman_rho": rho,
-                "detected_level": detected if detected is not None else 0,
+                "detected_level": detected,
+                "fooled_level": fooled,
                 "level4_mean": float(np.nanmean(top)) if np.isfinite(top).any() else float("nan"),
             }
         )
@@ -280,21 +308,31 @@ def analyse(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def verdicts(summary: pd.DataFrame, summ: str) -> pd.DataFrame:
-    """Per measure: level-0 OK on both worlds, degradations detected (both worlds), blind spots."""
+    """Per measure: level-0 OK on both worlds, degradations detected on the worse side on both
+    worlds, blind spots, and degradations that make it report an *improvement* on both worlds.
+
+    Passes: level 0 OK on both worlds, detects at least one degradation, and is not fooled by
+    noise (the failure the old Laplacian sharpness had: a noisier video scored better). Other
+    better-side responses are listed, not disqualifying: some are physical (blur does lower the
+    noise level and the step across a seam).
+    """
     s = summary[summary["summary"] == summ]
     out = []
     for measure, g in s.groupby("measure", sort=True):
         ok0 = bool(g["level0_ok"].all())
         det = g.groupby("degradation")["detected_level"].apply(lambda x: (x > 0).all())
+        fool = g.groupby("degradation")["fooled_level"].apply(lambda x: (x > 0).all())
         found = sorted(det[det].index)
-        blind = sorted(det[~det].index)
+        fooled = sorted(fool[fool].index)
+        blind = sorted(set(det[~det].index) - set(fooled))
         out.append(
             {
                 "measure": measure,
                 "level0_ok": ok0,
                 "detects": ", ".join(found) or "–",
+                "fooled_by": ", ".join(fooled) or "–",
                 "blind_to": ", ".join(blind) or "–",
-                "passes": ok0 and bool(found),
+                "passes": ok0 and bool(found) and "noise" not in fooled,
             }
         )
     return pd.DataFrame(out)
@@ -310,13 +348,16 @@ def markdown(summary: pd.DataFrame, summ: str, n: int, seconds: float) -> str:
         "",
         "## Verdict per measure (both worlds)",
         "",
-        "| measure | level 0 CI contains 0 | detects (both worlds) | blind to | passes |",
-        "|---|---|---|---|---|",
+        "Detects: drift on the worse side at p < 0.05 on both worlds (saturation, contrast: either "
+        "side). Fooled by: a significant *improvement* on both worlds. Blind to: neither.",
+        "",
+        "| measure | level 0 CI contains 0 | detects | fooled by | blind to | passes |",
+        "|---|---|---|---|---|---|",
     ]
     for r in v.itertuples(index=False):
         lines.append(
-            f"| {r.measure} | {'yes' if r.level0_ok else '**no**'} | {r.detects} | {r.blind_to} | "
-            f"{'**yes**' if r.passes else 'no'} |"
+            f"| {r.measure} | {'yes' if r.level0_ok else '**no**'} | {r.detects} | {r.fooled_by} | "
+            f"{r.blind_to} | {'**yes**' if r.passes else 'no'} |"
         )
     for world in sorted(set(s["world"]), reverse=True):
         w = s[s["world"] == world]
@@ -324,7 +365,9 @@ def markdown(summary: pd.DataFrame, summ: str, n: int, seconds: float) -> str:
             "",
             f"## {world}: level-0 drift [95 % CI], and per degradation rho / smallest detected level",
             "",
-            "Cell: Spearman rho (level vs drift) / smallest level with p < 0.05 (– = none).",
+            "Cell: Spearman rho (level vs drift, positive = worse) / smallest level detected on the "
+            "worse side at p < 0.05 (– = none; a level in *italics*: significant on the better "
+            "side instead).",
             "",
         ]
         degs = list(D.DEGRADATIONS)
@@ -339,8 +382,9 @@ def markdown(summary: pd.DataFrame, summ: str, n: int, seconds: float) -> str:
             cells = []
             for d in degs:
                 r = g.loc[d]
-                lv = int(r.detected_level)
-                cells.append(f"{r.spearman_rho:.2f} / {lv if lv else '–'}")
+                lv, fl = int(r.detected_level), int(r.fooled_level)
+                mark = str(lv) if lv else (f"*{fl}*" if fl else "–")
+                cells.append(f"{r.spearman_rho:.2f} / {mark}")
             lines.append(f"| {measure} | {zero} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -374,9 +418,7 @@ def main() -> None:
         df.to_csv(out / "per_case.csv", index=False, float_format="%.6g")
         (out / "seconds.txt").write_text(f"{seconds:.0f}\n")
     summary.to_csv(out / "summary.csv", index=False, float_format="%.6g")
-    text = "\n".join(
-        markdown(summary, s, args.cases, seconds) for s in ("worse_per_min", "delta", "rel_drop")
-    )
+    text = "\n".join(markdown(summary, s, args.cases, seconds) for s in DRIFT_SUMMARIES)
     (out / "summary.md").write_text(text)
     print(markdown(summary, "worse_per_min", args.cases, seconds))
 

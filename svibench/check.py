@@ -29,8 +29,9 @@ first matching glob pattern of ``[check.tolerance]`` wins). Invariants hold what
     # measure = "worse_per_min"      # drift invariants: worse_per_min | rel_drop | vde | vde_norm
     # among = ["a", "b"]             # ranks_* / drifts_most: compare within these only
 
-``no_drift`` holds when the generator's drift CI (the leaderboard's simultaneous 95 % CI over
-cases) contains 0; ``drifts`` when it excludes 0 (on the worse side).
+``no_drift`` holds when the generator's exact 95 % signed-rank CI of the per-case drift
+(``svibench.drift.signed_rank_ci``) contains 0; ``drifts`` when it reaches 95 % and excludes 0 on
+the worse side (needs >= 6 cases: with fewer no interval reaches 95 %).
 
 Everything here is deterministic: same code, same machine -> byte-identical baselines.
 """
@@ -423,17 +424,15 @@ def _ci_invariant(run: RunData, inv: Invariant, metric: str) -> tuple[bool, str]
         )
     if inv.measure != HEADLINE_MEASURE:
         raise ConfigError(f"[check.invariants] {inv.kind}: measure must be '{HEADLINE_MEASURE}'")
-    d = drift_ci_table(run).set_index(["generator", "metric"])
+    d = drift_ci_table(run, simultaneous=False).set_index(["generator", "metric"])
     if (inv.generator, metric) not in d.index:
         return False, f"{inv.generator}: no {metric} drift measured"
     r = d.loc[(inv.generator, metric)]
-    contains = bool(np.isfinite(r["low"]) and r["low"] <= 0 <= r["high"]) or (
-        not np.isfinite(r["low"]) and r["mean"] == 0
-    )
-    ok = contains if inv.kind == "no_drift" else bool(np.isfinite(r["low"]) and r["low"] > 0)
+    contains = bool(r["low"] <= 0 <= r["high"])
+    ok = contains if inv.kind == "no_drift" else bool(r["drifts"] and r["low"] > 0)
     detail = (
-        f"{inv.generator} {r['mean']:.6g} [{r['low']:.6g}, {r['high']:.6g}] "
-        f"({100 * r['confidence']:.2f} % CI, n = {int(r['n'])}, p = {r['p']:.3g}, "
+        f"{inv.generator} {r['estimate']:.6g} [{r['low']:.6g}, {r['high']:.6g}] "
+        f"(exact {100 * r['achieved']:.1f} % CI, n = {int(r['n'])}, p = {r['p']:.3g}, "
         f"smallest attainable p = {r['p_min']:.3g})"
     )
     return ok, detail

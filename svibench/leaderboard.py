@@ -46,7 +46,9 @@ def _drift_cell(di: pd.DataFrame, key: tuple[str, str]) -> str:
     if key not in di.index:
         return "–"
     r = di.loc[key]
-    return format_ci(r["mean"], r["low"], r["high"], digits=3) + (DRIFT_MARK if r["drifts"] else "")
+    return format_ci(r["estimate"], r["low"], r["high"], digits=3) + (
+        DRIFT_MARK if r["drifts"] else ""
+    )
 
 
 def _row(cells: list[str]) -> str:
@@ -105,11 +107,17 @@ def drift_note(run: RunData, d: pd.DataFrame) -> str:
     others = [c for c in run.columns if c not in run.drift_columns]
     text = (
         f"Least-squares change per minute of video, oriented so that positive = worse "
-        f"(`{HEADLINE_MEASURE}`), mean over cases with simultaneous 95 % CIs (each at "
-        f"{100 * level:.2f} %, Bonferroni over the {len(run.drift_columns)} drift measures); "
-        f"{DRIFT_MARK.strip()} = the CI excludes 0 (the generator drifts on that measure). Only "
-        "measures validated on known degradations are drift measures (docs/validity.md)"
+        f"(`{HEADLINE_MEASURE}`): Hodges-Lehmann estimate over cases with exact signed-rank "
+        f"CIs, simultaneous 95 % (each at {100 * level:.2f} %, Bonferroni over the "
+        f"{len(run.drift_columns)} drift measures); {DRIFT_MARK.strip()} = the CI excludes 0 "
+        "(the generator drifts on that measure). Only measures validated on known degradations "
+        "are drift measures (docs/validity.md)"
     )
+    if not d.empty and (d["achieved"] < d["confidence"]).any():
+        text += (
+            f"; with {n} cases these intervals reach only {100 * d['achieved'].min():.1f} % "
+            "confidence, so no drift can be called"
+        )
     if others:
         text += f"; not drift measures here (quality/similarity only): {', '.join(others)}"
     text += "."

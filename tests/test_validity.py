@@ -84,10 +84,13 @@ def test_noise_metric_grows_with_noise_not_blur(world):
 
 def test_sharpness_falls_with_blur_and_is_not_raised_by_noise(world):
     clean = sharpness(_clip(world))
-    assert sharpness(_clip(world, "blur", 0.5)) < clean - 0.1
-    assert sharpness(_clip(world, "blur", 1.0)) < sharpness(_clip(world, "blur", 0.5))
-    for s in (0.25, 0.5, 1.0):
-        assert sharpness(_clip(world, "noise", s)) <= clean + 0.01
+    blurred = [sharpness(_clip(world, "blur", s)) for s in D_LEVELS]
+    assert all(b < a for a, b in zip(blurred, blurred[1:], strict=False)), blurred
+    assert blurred[-1] < clean - 0.1
+    for s in (0.25, 0.5, 1.0):  # noise neither raises nor lowers it
+        assert sharpness(_clip(world, "noise", s)) == pytest.approx(clean, abs=0.02)
+    for name in ("contrast", "saturation"):  # nor do contrast and saturation
+        assert sharpness(_clip(world, name, 1.0)) == pytest.approx(clean, abs=0.02)
     # the old measure is fooled: noise makes the clip look sharper
     assert sharpness_lapvar(_clip(world, "noise", 0.5)) > 2 * sharpness_lapvar(_clip(world))
 
@@ -244,7 +247,6 @@ SENSITIVE_TO_TINY_DRIFT = (  # the drift world blurs, adds noise, shifts colour,
     "sharpness",
     "colour_cast",
     "contrast",
-    "temporal_flickering",
 )
 
 

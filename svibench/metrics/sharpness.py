@@ -1,13 +1,14 @@
 """Sharpness that noise cannot fake, and the classic Laplacian variance it replaces.
 
-``sharpness``: the share of the luma's gradient energy that lives at the finest scale,
-``1 - G2 / (4 G1)``, where G1 is the mean squared forward-difference gradient of the frame and
-G2 that of the frame averaged over 2x2 blocks (a smooth image has G2 = 4 G1: gradients per pixel
-double at half resolution). Both energies have the noise's share removed (forward differences of
-i.i.d. noise with std sigma add 4 sigma^2 to G1 and sigma^2 to G2; sigma from
-``svibench.metrics.noise``), so added noise leaves the score where it was while blur lowers it.
-It is a ratio, so it does not grow with the amount of texture in view (validated in
-docs/validity.md).
+``sharpness``: how much of the luma's gradient energy at scale 1 px is lost at scale 2 px,
+``1 - E2 / E1``, where ``E_s`` is the mean squared gradient of the frame after a Gaussian blur of
+sigma ``s`` (the "gradient energy at a coarser scale after denoising" of issue 12). A sharp frame
+has detail that the wider blur removes (score well above 0); a blurred one has little left to
+lose (score toward 0). Both energies have the noise's share removed: i.i.d. noise of std sigma
+adds ``sigma^2 * gain_s`` to ``E_s``, with ``gain_s`` the exact gain of blur + gradient for unit
+white noise and sigma from ``svibench.metrics.noise``. At these scales the noise share is small,
+so the score does not move with noise, contrast or saturation; it falls with blur and texture
+loss (validated in docs/validity.md).
 
 ``sharpness_lapvar``: variance of the Laplacian (Pech-Pacheco et al., ICPR 2000). It rises with
 noise, so a generator that turns noisy looks sharper; kept for comparison, not a drift measure.
@@ -15,6 +16,7 @@ noise, so a generator that turns noisy looks sharper; kept for comparison, not a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,30 +40,44 @@ def laplacian_variance(gray: np.ndarray) -> float:
     return float(np.var(ndimage.laplace(gray.astype(np.float64), mode="mirror")))
 
 
-def _gradient_energy(g: np.ndarray) -> float:
-    gx = np.diff(g, axis=1)
-    gy = np.diff(g, axis=0)
-    return float(np.mean(gx * gx) + np.mean(gy * gy))
+SCALES = (1.0, 2.0)  # Gaussian sigmas (px) of the fine and the coarse scale
 
 
-def fine_scale_share(gray: np.ndarray) -> float:
-    """``1 - G2 / (4 G1)`` of one (H, W) image with the noise energy removed, in [0, 1] (see
-    module doc). 0 when no gradient energy is left once the noise's share is removed."""
+def gradient_energy(gray: np.ndarray, sigma: float) -> float:
+    """Mean of |grad|^2 (central differences) of ``gray`` blurred with a Gaussian of ``sigma``."""
+    x = ndimage.gaussian_filter(gray.astype(np.float64), sigma, mode="reflect")
+    gy, gx = np.gradient(x)
+    return float(np.mean(gx * gx + gy * gy))
+
+
+@functools.cache
+def noise_gain(sigma: float) -> float:
+    """``gradient_energy`` per unit variance of i.i.d. noise: the energy of the impulse response."""
+    r = int(4 * sigma) + 4
+    impulse = np.zeros((2 * r + 1, 2 * r + 1))
+    impulse[r, r] = 1.0
+    x = ndimage.gaussian_filter(impulse, sigma, mode="constant")
+    gy, gx = np.gradient(x)
+    return float(np.sum(gx * gx + gy * gy))
+
+
+def scale_loss(gray: np.ndarray) -> float:
+    """``1 - E2 / E1`` of one (H, W) image with the noise energy removed, in [0, 1]; 0 when no
+    gradient energy is left at the fine scale once the noise's share is removed."""
     g = gray.astype(np.float64)
-    h, w = (g.shape[0] // 2) * 2, (g.shape[1] // 2) * 2
-    half = g[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
     sigma2 = noise_sigma(g) ** 2
-    g1 = _gradient_energy(g) - 4.0 * sigma2
-    g2 = max(_gradient_energy(half) - sigma2, 0.0)
-    if g1 <= MIN_ENERGY:
+    fine, coarse = SCALES
+    e1 = gradient_energy(g, fine) - sigma2 * noise_gain(fine)
+    e2 = max(gradient_energy(g, coarse) - sigma2 * noise_gain(coarse), 0.0)
+    if e1 <= MIN_ENERGY:
         return 0.0
-    return float(np.clip(1.0 - g2 / (4.0 * g1), 0.0, 1.0))
+    return float(np.clip(1.0 - e2 / e1, 0.0, 1.0))
 
 
 def sharpness(frames: np.ndarray) -> float:
-    """Mean over frames of ``fine_scale_share`` of BT.601 luma (0..255 scale)."""
+    """Mean over frames of ``scale_loss`` of BT.601 luma (0..255 scale)."""
     check_frames(frames)
-    return float(np.mean([fine_scale_share(luminance(f)) for f in frames]))
+    return float(np.mean([scale_loss(luminance(f)) for f in frames]))
 
 
 def sharpness_lapvar(frames: np.ndarray) -> float:
@@ -74,8 +90,8 @@ class Sharpness(Metric):
     name = "sharpness"
     higher_is_better = True
     description = (
-        "Share of luma gradient energy at the finest scale, noise energy removed "
-        "(1 - G_half / 4 G_full); higher = sharper; not raised by noise."
+        "Share of the luma's 1-px-scale gradient energy lost at the 2-px scale, noise energy "
+        "removed (1 - E2 / E1); higher = sharper; not moved by noise."
     )
     reference = (
         "svibench definition (svibench/metrics/sharpness.py); noise: Donoho & Johnstone 1994"
