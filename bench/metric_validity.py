@@ -21,12 +21,12 @@ summarised (svibench.drift) and, per measure x degradation x level, tested acros
 
 A measure passes (may be a default drift measure) when its level-0 CI contains 0 on both worlds
 and it detects at least one degradation. ``--lpips`` adds LPIPS rows with a *random* AlexNet
-(mechanics only: whether the plumbing moves, not what the real network measures).
+trunk (mechanics only: whether the plumbing moves, not what the real network measures).
 
     nice -n 10 python bench/metric_validity.py               # ~3-5 min on 2 cores
     python bench/metric_validity.py --cases 6 --quick         # smoke run
 
-Writes results/validity/{per_case.csv, summary.csv, summary.md}.
+Writes results/validity/{per_case.parquet, summary.csv, summary.md, seconds.txt}.
 """
 
 from __future__ import annotations
@@ -173,14 +173,15 @@ def score_video(clips, truth, metrics, extractors, directions) -> dict[str, list
 
 
 def lpips_feature():
-    """LPIPS with a seeded random AlexNet (mechanics only, no weights needed)."""
+    """LPIPS with a seeded random AlexNet trunk and the calibrated linear layers that ship in the
+    lpips wheel (non-negative, so distances stay >= 0); mechanics only, no download."""
     import torch
 
     from svibench.metrics.lpips_metric import LpipsAlex, build_lpips_alex
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    return LpipsAlex(model=build_lpips_alex(random=True))
+    return LpipsAlex(model=build_lpips_alex(random=False))
 
 
 def measure_world(world: str, args) -> list[tuple]:
@@ -398,14 +399,14 @@ def main() -> None:
     ap.add_argument("--world", choices=("world", "photo", "both"), default="both")
     ap.add_argument("--jobs", type=int, default=2, help="processes (one per world)")
     ap.add_argument(
-        "--report-only", action="store_true", help="rewrite summary.md from <out>/per_case.csv"
+        "--report-only", action="store_true", help="rewrite summary.* from <out>/per_case.parquet"
     )
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     out = Path(args.out)
     t0 = time.perf_counter()
     if args.report_only:
-        df = pd.read_csv(out / "per_case.csv")
+        df = pd.read_parquet(out / "per_case.parquet")
         args.cases = int(df["case"].nunique())
     else:
         df = measure_all(args)
@@ -415,7 +416,7 @@ def main() -> None:
     if args.report_only and (out / "seconds.txt").is_file():
         seconds = float((out / "seconds.txt").read_text())
     if not args.report_only:
-        df.to_csv(out / "per_case.csv", index=False, float_format="%.6g")
+        df.to_parquet(out / "per_case.parquet", index=False)
         (out / "seconds.txt").write_text(f"{seconds:.0f}\n")
     summary.to_csv(out / "summary.csv", index=False, float_format="%.6g")
     text = "\n".join(markdown(summary, s, args.cases, seconds) for s in DRIFT_SUMMARIES)

@@ -21,7 +21,7 @@ def colour_stats(frames: np.ndarray) -> dict[str, float]:
     """Per-clip colour statistics (see ``ColourStats``)."""
     check_frames(frames)
     x = frames.astype(np.float32) / 255.0
-    sat = (x.max(axis=-1) - x.min(axis=-1)).mean(axis=(1, 2), dtype=np.float64)
+    sat = (frames.max(axis=-1) - frames.min(axis=-1)).mean(axis=(1, 2), dtype=np.float64) / 255.0
     y = luminance(frames) / 255.0
     con = y.reshape(len(y), -1).std(axis=1, dtype=np.float64)
     m = x.reshape(len(x), -1, 3).mean(axis=1, dtype=np.float64)  # mean colour per frame
