@@ -37,6 +37,7 @@ import numpy as np
 
 from svibench.atomic import atomic_write, atomic_write_json, atomic_write_text
 from svibench.config import Config
+from svibench.drift import DRIFT_MEASURES, can_reach
 from svibench.errors import ConfigError
 from svibench.report import format_ci, save_png
 from svibench.store import config_hash
@@ -47,7 +48,6 @@ from svibench.tomlcheck import check_keys
 DEFAULT_VALUES: dict[str, tuple[Any, ...]] = {"clean_buffer_update_prob": (0.0, 0.1, 0.5, 1.0)}
 # The reference of the paired tests when none is given (else the trainer's default).
 REFERENCE_VALUES: dict[str, Any] = {"clean_buffer_update_prob": 0.1}  # UPSTREAM_SVI.md:50
-DRIFT_MEASURES = ("rel_drop", "slope_per_min", "delta", "vde_norm")
 TESTED_MEASURES = ("mean", "rel_drop")  # quality (clip mean) and drift (relative drop)
 _ABLATE_KEYS = {
     "name",
@@ -1045,6 +1045,14 @@ def render_markdown(result: AblationResult, run: Any, long, paired, plots: list[
             f"{len(paired)} tests below; p(t): paired t-test, Holm-corrected.",
             "",
         ]
+        reach = [can_reach(int(n), len(paired)) for n in paired["n"]]
+        if not all(reach):
+            lines += [
+                f"**{reach.count(False)} of {len(paired)} tests cannot reach p < 0.05: with "
+                f"n = {int(paired['n'].min())} cases the smallest attainable Holm p is "
+                f"{min(1.0, len(paired) * 2.0 / 2.0 ** int(paired['n'].min())):.3g}.**",
+                "",
+            ]
         lines.append("| variant | metric | measure | diff [95 % CI] | p (Holm) | p(t) (Holm) | n |")
         lines.append("|---|---|---|---|---|---|---|")
         for r in paired.itertuples():

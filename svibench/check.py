@@ -22,10 +22,16 @@ first matching glob pattern of ``[check.tolerance]`` wins). Invariants hold what
     "*" = { abs = 2e-3, rel = 1e-2 }
     [[check.invariants]]
     kind = "ranks_last"              # ranks_first | ranks_last | drifts_less | drifts_most
+                                     # | no_drift | drifts
     generator = "tiny-world-drift"
-    metric = "ssim_ref"              # default: the run's headline metric
-    # measure = "rel_drop"         # drift invariants: rel_drop | vde | vde_norm
+    metric = "ssim_ref"              # default: the headline metric (ranks_*), the headline drift
+                                     # metric (drift kinds; svibench.drift.DRIFT_METRICS)
+    # measure = "worse_per_min"      # drift invariants: worse_per_min | rel_drop | vde | vde_norm
     # among = ["a", "b"]             # ranks_* / drifts_most: compare within these only
+
+``no_drift`` holds when the generator's exact 95 % signed-rank CI of the per-case drift
+(``svibench.drift.signed_rank_ci``) contains 0; ``drifts`` when it reaches 95 % and excludes 0 on
+the worse side (needs >= 6 cases: with fewer no interval reaches 95 %).
 
 Everything here is deterministic: same code, same machine -> byte-identical baselines.
 """
@@ -43,14 +49,17 @@ import numpy as np
 
 from svibench.atomic import atomic_write_text
 from svibench.config import Config
+from svibench.drift import DRIFT_MEASURES, HEADLINE_MEASURE
 from svibench.errors import ConfigError, SvibenchError
-from svibench.report import RunData, drift_summary, quality_table
+from svibench.report import RunData, drift_ci_table, drift_summary, quality_table
 from svibench.tomlcheck import check_keys
 
 FORMAT_VERSION = 1
-DRIFT_MEASURES = ("delta", "slope_per_min", "rel_drop", "vde_norm")
-DRIFT_SIZE_MEASURES = ("rel_drop", "vde", "vde_norm")  # larger = more drift, whatever the direction
-INVARIANT_KINDS = ("ranks_first", "ranks_last", "drifts_less", "drifts_most")
+# larger = more drift, whatever the metric's direction
+DRIFT_SIZE_MEASURES = ("worse_per_min", "rel_drop", "vde", "vde_norm")
+RANK_KINDS = ("ranks_first", "ranks_last")
+CI_KINDS = ("no_drift", "drifts")
+INVARIANT_KINDS = (*RANK_KINDS, "drifts_less", "drifts_most", *CI_KINDS)
 _CHECK_KEYS = {"suite", "baselines", "generators", "metrics", "threads", "tolerance", "invariants"}
 _INV_KEYS = {"kind", "generator", "than", "metric", "measure", "among"}
 
@@ -81,13 +90,17 @@ class Invariant:
     kind: str
     generator: str
     than: str | None = None
-    metric: str | None = None  # None: the run's headline metric
-    measure: str = "rel_drop"
+    metric: str | None = None  # None: the run's headline (drift) metric
+    measure: str = HEADLINE_MEASURE
     among: tuple[str, ...] = ()  # ranks_* / drifts_most: compare within these (default: all)
 
     def describe(self, headline: str) -> str:
         metric = self.metric or headline
         among = f" among {', '.join(self.among)}" if self.among else ""
+        if self.kind == "no_drift":
+            return f"{self.generator} shows no drift ({metric} {self.measure}: CI contains 0)"
+        if self.kind == "drifts":
+            return f"{self.generator} drifts ({metric} {self.measure}: CI excludes 0, worse side)"
         if self.kind == "ranks_first":
             return f"{self.generator} has the best {metric}{among}"
         if self.kind == "ranks_last":
@@ -226,7 +239,7 @@ def load_check_config(cfg: Config) -> CheckConfig:
                 raise ConfigError(
                     f"{iw}.{key}: {inv.get(key)!r} is not one of [check].generators {gens}"
                 )
-        measure = inv.get("measure", "rel_drop")
+        measure = inv.get("measure", HEADLINE_MEASURE)
         if measure not in DRIFT_SIZE_MEASURES:
             raise ConfigError(
                 f"{iw}.measure: expected one of {', '.join(DRIFT_SIZE_MEASURES)}, got {measure!r}"
@@ -402,6 +415,29 @@ def _drift_means(run: RunData, metric: str, measure: str) -> dict[str, float]:
     return {r.generator: float(r.mean) for r in sel.itertuples(index=False)}
 
 
+def _ci_invariant(run: RunData, inv: Invariant, metric: str) -> tuple[bool, str]:
+    """no_drift: the drift CI contains 0; drifts: it lies wholly on the worse side (> 0)."""
+    if metric not in run.drift_columns:
+        raise ConfigError(
+            f"[check.invariants] {inv.kind}: '{metric}' is not a validated drift measure "
+            f"(have: {', '.join(run.drift_columns) or 'none'}; see docs/validity.md)"
+        )
+    if inv.measure != HEADLINE_MEASURE:
+        raise ConfigError(f"[check.invariants] {inv.kind}: measure must be '{HEADLINE_MEASURE}'")
+    d = drift_ci_table(run, simultaneous=False).set_index(["generator", "metric"])
+    if (inv.generator, metric) not in d.index:
+        return False, f"{inv.generator}: no {metric} drift measured"
+    r = d.loc[(inv.generator, metric)]
+    contains = bool(r["low"] <= 0 <= r["high"])
+    ok = contains if inv.kind == "no_drift" else bool(r["drifts"] and r["low"] > 0)
+    detail = (
+        f"{inv.generator} {r['estimate']:.6g} [{r['low']:.6g}, {r['high']:.6g}] "
+        f"(exact {100 * r['achieved']:.1f} % CI, n = {int(r['n'])}, p = {r['p']:.3g}, "
+        f"smallest attainable p = {r['p_min']:.3g})"
+    )
+    return ok, detail
+
+
 def _restrict(vals: dict[str, float], among: tuple[str, ...]) -> dict[str, float]:
     return {g: v for g, v in vals.items() if g in among} if among else vals
 
@@ -414,8 +450,9 @@ def check_invariants(
     out = []
     present = set(run.rows["generator"])
     for inv in invariants:
-        metric = inv.metric or run.headline
-        text = inv.describe(run.headline)
+        headline = run.headline if inv.kind in RANK_KINDS else (run.drift_headline or run.headline)
+        metric = inv.metric or headline
+        text = inv.describe(headline)
         named = {inv.generator, *([inv.than] if inv.than else []), *inv.among}
         if inv.kind != "drifts_less" and not inv.among:
             named |= set(generators)
@@ -437,6 +474,8 @@ def check_invariants(
             else:
                 ok = bool(others) and np.isfinite(mine) and all(mine < v for v in others.values())
             detail = ", ".join(f"{g} {v:.6g}" for g, v in sorted(vals.items()))
+        elif inv.kind in CI_KINDS:
+            ok, detail = _ci_invariant(run, inv, metric)
         else:
             vals = _drift_means(run, metric, inv.measure)
             if inv.kind == "drifts_most":

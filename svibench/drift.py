@@ -5,6 +5,10 @@ Per (generator, case, metric) series ``m_1..m_N`` (clip order, NaN clips dropped
 * ``delta``          ``m_N - m_1`` (raw sign).
 * ``slope_per_min``  least-squares slope of m against the clip's midpoint time in minutes,
                      ``x_k = (k + 0.5) * seconds_per_clip / 60`` (k = 0-based clip index).
+* ``worse_per_min``  the same slope oriented so that positive always means "getting worse"
+                     (``-slope`` for higher-is-better metrics). The headline drift summary: it
+                     uses every clip, is 0 for a flat series and defined when ``m_1 = 0``
+                     (docs/validity.md compares it with delta and rel_drop).
 * ``rel_drop``       ``(m_1 - m_N) / |m_1|`` if higher is better, else ``(m_N - m_1) / |m_1|``:
                      positive always means the metric got worse.
 * ``vde``            Video Drift Error of BlockVid (Xia et al., arXiv 2511.22973; LV-Bench
@@ -15,8 +19,14 @@ Per (generator, case, metric) series ``m_1..m_N`` (clip order, NaN clips dropped
 * ``vde_norm``       the same with the weights normalised to sum 1, comparable across clip counts.
 
 Across cases: ``bootstrap_ci`` (mean with a seeded scipy bootstrap CI), ``paired_test`` (two
-generators on the same cases) and ``holm`` (Holm-Bonferroni over many tests). All outputs are
-deterministic for fixed inputs and seed.
+generators on the same cases), ``one_sample_p`` (drift vs 0) and ``holm`` (Holm-Bonferroni over
+many tests). ``min_attainable_p`` says how small a p-value n cases can give at all, so tables can
+flag comparisons that cannot reach significance. All outputs are deterministic for fixed inputs
+and seed.
+
+Which metrics count as *drift measures* (``DRIFT_METRICS``) is decided by the validity bench
+(bench/metric_validity.py, docs/validity.md): a metric is listed only if its drift stays at 0
+(95 % CI contains 0) on clean videos with a moving camera and it detects known degradations.
 """
 
 from __future__ import annotations
@@ -35,11 +45,115 @@ DRIFT_COLUMNS = (
     "mean",
     "delta",
     "slope_per_min",
+    "worse_per_min",
     "rel_drop",
     "vde",
     "vde_norm",
 )
+# The drift summaries tables report (the one list: report, check and ablate import it).
+DRIFT_MEASURES = ("delta", "slope_per_min", "worse_per_min", "rel_drop", "vde_norm")
+HEADLINE_MEASURE = "worse_per_min"  # the drift summary of the headline drift column
+# Summaries the validity bench compares (oriented so that positive = worse, except delta).
+DRIFT_SUMMARIES = ("worse_per_min", "delta", "rel_drop")
+
+# Metric columns that passed the validity bench (docs/validity.md, results/validity/): their
+# worse_per_min stays at 0 (95 % CI) on clean videos with a moving camera, in the tiny world and
+# on real photographs, and moves under known degradations. In preference order for the headline
+# drift column: ground-truth error first (where a suite has ground truth), then reference-free
+# quality series. NOT drift measures (they failed): ssim_ref, psnr_ref (similarity to the
+# reference falls with camera motion), temporal_flickering, motion, seam_ratio,
+# brightness_flicker (move with camera speed / zoom), sharpness_lapvar (noise scores as sharper).
+# seam_mad passed narrowly but is motion-confounded by construction (a frame difference, like
+# temporal_flickering): left out. lpips_gt: exactly 0 for an exact renderer whatever the weights
+# (identical inputs); its sensitivity was checked with random weights only (mechanics).
+DRIFT_METRICS = (
+    "mae_gt",  # linear in the size of a degradation, so drift sizes compare across generators
+    "psnr_gt",
+    "ssim_gt",
+    "colour_gt",
+    "lpips_gt",
+    "noise",
+    "sharpness",
+    "colour_cast",
+    "saturation",
+    "contrast",
+)
+# Descriptive drift measures: a change either way is drift; the sign says up or down, not worse.
+TWO_SIDED = ("saturation", "contrast")
+ALPHA = 0.05
 NAN = float("nan")
+
+
+def headline_drift_metric(columns: Sequence[str]) -> str | None:
+    """The first ``DRIFT_METRICS`` entry among ``columns`` (None if there is none)."""
+    present = set(columns)
+    return next((m for m in DRIFT_METRICS if m in present), None)
+
+
+def min_attainable_p(n: int) -> float:
+    """Smallest two-sided p-value of an exact paired test on n cases (Wilcoxon signed-rank or
+    sign-flip permutation): every case on the same side, ``2 / 2**n``; 1 for n = 0."""
+    return min(1.0, 2.0 / 2.0**n) if n > 0 else 1.0
+
+
+def can_reach(n: int, tests: int = 1, alpha: float = ALPHA) -> bool:
+    """Whether n cases can give p < alpha at all, after Holm over ``tests`` tests (the smallest
+    p is multiplied by the number of tests)."""
+    return tests * min_attainable_p(n) < alpha
+
+
+def _signed_rank_cdf(n: int) -> np.ndarray:
+    """P(T+ <= t) for t = 0..n(n+1)/2 under the null of the Wilcoxon signed-rank test (exact)."""
+    counts = np.zeros(n * (n + 1) // 2 + 1)
+    counts[0] = 1.0
+    for r in range(1, n + 1):  # each rank r is positive or negative with probability 1/2
+        counts[r:] = counts[r:] + counts[:-r].copy()
+    return np.cumsum(counts) / 2.0**n
+
+
+def signed_rank_ci(
+    values: Sequence[float], confidence: float = 0.95
+) -> tuple[float, float, float, float]:
+    """``(estimate, low, high, achieved)``: the Hodges-Lehmann estimate (median of the Walsh
+    averages) of the centre of the finite values and its exact distribution-free CI, obtained by
+    inverting the Wilcoxon signed-rank test (Hollander & Wolfe, Nonparametric Statistical
+    Methods, sec. 3.3): the k-th smallest and k-th largest Walsh averages, with k the largest
+    integer such that P(T+ <= k - 1) <= (1 - confidence) / 2.
+
+    Exact coverage for any distribution symmetric about its centre, where a percentile
+    bootstrap of the mean under-covers with a dozen cases. ``achieved``: the confidence actually
+    reached; with too few values to reach ``confidence`` (n = 3: 75 % at most) the interval is
+    the full range of Walsh averages and ``achieved`` says how little that is. No values: NaN.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = np.sort(v[np.isfinite(v)])
+    n = len(v)
+    if n == 0:
+        return NAN, NAN, NAN, NAN
+    i, j = np.triu_indices(n)
+    walsh = np.sort((v[i] + v[j]) / 2.0)
+    estimate = float(np.median(walsh))
+    cdf = _signed_rank_cdf(n)
+    tail = (1.0 - confidence) / 2.0
+    k = int(np.searchsorted(cdf, tail, side="right"))  # number of t with P(T+ <= t) <= tail
+    if k == 0:
+        return estimate, float(walsh[0]), float(walsh[-1]), float(1.0 - 2.0 * cdf[0])
+    achieved = float(1.0 - 2.0 * cdf[k - 1])
+    return estimate, float(walsh[k - 1]), float(walsh[len(walsh) - k]), achieved
+
+
+def one_sample_p(values: Sequence[float]) -> float:
+    """Two-sided Wilcoxon signed-rank p of the finite values against 0 (exact for small n without
+    ties); 1 when every value is 0, NaN with fewer than 2 values."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if len(v) < 2:
+        return NAN
+    if np.all(v == 0):
+        return 1.0
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return float(stats.wilcoxon(v).pvalue)
 
 
 def _finite_series(
@@ -96,6 +210,7 @@ def summarise_series(
     dx = x - x.mean()
     out["delta"] = last - first
     out["slope_per_min"] = float(np.sum(dx * (v - v.mean())) / np.sum(dx * dx))
+    out["worse_per_min"] = -out["slope_per_min"] if higher_is_better else out["slope_per_min"]
     if first != 0:
         worse = (first - last) if higher_is_better else (last - first)
         out["rel_drop"] = worse / abs(first)
@@ -148,8 +263,9 @@ def paired_test(
     """Compare two generators on the same cases (``a[i]`` and ``b[i]`` = case i).
 
     Pairs with a non-finite side are dropped. Returns n, mean_diff (a - b) with its bootstrap
-    CI (diff_low, diff_high), the paired t-test (t_stat, t_p) and the Wilcoxon signed-rank test
-    (w_stat, w_p), both two-sided. All differences zero: statistics 0 and p-values 1.
+    CI (diff_low, diff_high), the paired t-test (t_stat, t_p), the Wilcoxon signed-rank test
+    (w_stat, w_p), both two-sided, and ``p_min``: the smallest p the Wilcoxon test can give
+    with these n pairs. All differences zero: statistics 0 and p-values 1.
     """
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if x.shape != y.shape:
@@ -159,7 +275,7 @@ def paired_test(
     d = x - y
     mean_diff, low, high = bootstrap_ci(d, confidence, n_resamples, seed)
     out = {"n": float(len(d)), "mean_diff": mean_diff, "diff_low": low, "diff_high": high}
-    out.update(t_stat=NAN, t_p=NAN, w_stat=NAN, w_p=NAN)
+    out.update(t_stat=NAN, t_p=NAN, w_stat=NAN, w_p=NAN, p_min=min_attainable_p(len(d)))
     if len(d) < 2:
         return out
     if np.all(d == 0):

@@ -18,11 +18,12 @@ import numpy as np
 import pandas as pd
 
 from svibench.atomic import atomic_write_text
+from svibench.drift import HEADLINE_MEASURE, TWO_SIDED, can_reach, min_attainable_p
 from svibench.errors import SvibenchError
 from svibench.published import PublishedTable, for_suite, load_published
 from svibench.report import (
     RunData,
-    drift_summary,
+    drift_ci_table,
     format_ci,
     load_run,
     paired_table,
@@ -32,15 +33,22 @@ from svibench.report import (
     write_tables,
 )
 
-HEADLINE_DRIFT = (
-    ("rel_drop", "drift (rel. drop)"),
-    ("slope_per_min", "slope / min"),
-    ("vde_norm", "VDE (norm.)"),
-)
+DRIFT_MARK = " ▲"  # the drift's simultaneous 95 % CI excludes 0
 
 
 def _arrow(run: RunData, metric: str) -> str:
+    if metric.endswith(" drift"):
+        return "↓"  # worse_per_min: less drift is better
     return "↑" if run.directions[metric] else "↓"
+
+
+def _drift_cell(di: pd.DataFrame, key: tuple[str, str]) -> str:
+    if key not in di.index:
+        return "–"
+    r = di.loc[key]
+    return format_ci(r["estimate"], r["low"], r["high"], digits=3) + (
+        DRIFT_MARK if r["drifts"] else ""
+    )
 
 
 def _row(cells: list[str]) -> str:
@@ -56,14 +64,15 @@ def measured_table(
     run: RunData, q: pd.DataFrame, d: pd.DataFrame, incomplete: dict[str, str] | None = None
 ) -> list[str]:
     qi = q.set_index(["generator", "metric"])
-    di = d.set_index(["generator", "metric", "measure"])
+    di = d.set_index(["generator", "metric"])
     seeds = run.rows.groupby("generator")["seed"].nunique()
     cols = [run.headline, *[c for c in run.columns if c != run.headline]]
+    dh = run.drift_headline
     head = [
         "rank",
         "generator",
         *[f"{c} {_arrow(run, c)}" for c in cols],
-        *[f"{run.headline} {h}" for _, h in HEADLINE_DRIFT],
+        *([f"drift: {dh} worse/min ↓"] if dh else []),
         "cases",
         "seeds",
     ]
@@ -76,13 +85,8 @@ def measured_table(
             cells.append(
                 format_ci(*qi.loc[key, ["mean", "low", "high"]]) if key in qi.index else "–"
             )
-        for measure, _ in HEADLINE_DRIFT:
-            key = (gen, run.headline, measure)
-            cells.append(
-                format_ci(*di.loc[key, ["mean", "low", "high"]], digits=3)
-                if key in di.index
-                else "–"
-            )
+        if dh:
+            cells.append(_drift_cell(di, (gen, dh)))
         n = int(qi.loc[(gen, run.headline), "n"]) if (gen, run.headline) in qi.index else 0
         cells += [str(n), str(int(seeds.get(gen, 0)))]
         lines.append(_row(cells))
@@ -90,19 +94,39 @@ def measured_table(
 
 
 def drift_per_metric(run: RunData, gens: list[str], d: pd.DataFrame) -> list[str]:
-    di = d.set_index(["generator", "metric", "measure"])
-    lines = _header(["metric", *gens])
-    for metric in run.columns:
-        cells = [f"{metric} {_arrow(run, metric)}"]
-        for gen in gens:
-            key = (gen, metric, "rel_drop")
-            cells.append(
-                format_ci(*di.loc[key, ["mean", "low", "high"]], digits=3)
-                if key in di.index
-                else "–"
-            )
+    di = d.set_index(["generator", "metric"])
+    lines = _header(["drift measure", *gens])
+    for metric in run.drift_columns:
+        cells = [f"{metric}{' (headline)' if metric == run.drift_headline else ''}"]
+        cells += [_drift_cell(di, (gen, metric)) for gen in gens]
         lines.append(_row(cells))
     return lines
+
+
+def drift_note(run: RunData, d: pd.DataFrame) -> str:
+    """How to read the drift table, with the confidence level and what n cases can show."""
+    n = int(d["n"].max()) if not d.empty else 0
+    level = float(d["confidence"].iloc[0]) if not d.empty else 0.95
+    others = [c for c in run.columns if c not in run.drift_columns]
+    text = (
+        f"Least-squares change per minute of video, oriented so that positive = worse "
+        f"(`{HEADLINE_MEASURE}`): Hodges-Lehmann estimate over cases with exact signed-rank "
+        f"CIs, simultaneous 95 % (each at {100 * level:.2f} %, Bonferroni over the "
+        f"{len(run.drift_columns)} drift measures); {DRIFT_MARK.strip()} = the CI excludes 0 "
+        "(the generator drifts on that measure). Only measures validated on known degradations "
+        "are drift measures (docs/validity.md)"
+    )
+    if not d.empty and (d["achieved"] < d["confidence"]).any():
+        text += (
+            f"; with {n} cases these intervals reach only {100 * d['achieved'].min():.1f} % "
+            "confidence, so no drift can be called"
+        )
+    if others:
+        text += f"; not drift measures here (quality/similarity only): {', '.join(others)}"
+    text += "."
+    if n and not can_reach(n):
+        text += f" With {n} cases no paired test can reach p < 0.05 (smallest p {min_attainable_p(n):.3g})."
+    return text
 
 
 def published_section(
@@ -141,20 +165,31 @@ def paired_section(run: RunData, reference: str) -> list[str]:
         "",
         f"### Paired comparison against `{reference}`",
         "",
-        "Same cases, per-case clip means; difference = generator − reference with a bootstrap 95 % CI; "
-        "Wilcoxon signed-rank p, Holm-corrected over all rows.",
+        "Same cases, per-case clip means (rows `<metric> drift`: per-case drift per minute, "
+        "positive = worse); difference = generator − reference with a bootstrap 95 % CI; "
+        "Wilcoxon signed-rank p, Holm-corrected over all rows; `min p` = the smallest Holm p "
+        "these n cases could give at all (n.s.-only = p < 0.05 is out of reach).",
         "",
     ]
     lines += _header(
-        ["generator", "metric", "mean diff [95 % CI]", "direction", "p (Holm)", "n"], right_from=2
+        ["generator", "metric", "mean diff [95 % CI]", "direction", "p (Holm)", "min p", "n"],
+        right_from=2,
     )
-    order = {m: i for i, m in enumerate(run.columns)}
+    if not pt.empty and not bool(pt["reachable"].all()):
+        lines.insert(
+            -2,
+            f"**{int((~pt['reachable']).sum())} of {len(pt)} comparisons cannot reach p < 0.05 "
+            "with this many cases (marked n.s.-only).**\n",
+        )
+    order = {m: i for i, m in enumerate([*run.columns, *[f"{c} drift" for c in run.drift_columns]])}
     pt = pt.assign(_o=pt["metric"].map(order)).sort_values(["generator", "_o"], kind="stable")
     for _, r in pt.iterrows():
         diff = r["mean_diff"]
-        better = run.directions[r["metric"]]
+        better = not r["metric"].endswith(" drift") and run.directions[r["metric"]]
         if not np.isfinite(diff) or diff == 0:
             verdict = "same"
+        elif r["metric"].removesuffix(" drift") in TWO_SIDED:
+            verdict = "higher" if diff > 0 else "lower"  # descriptive: neither better nor worse
         else:
             verdict = "better" if (diff > 0) == better else "worse"
         lines.append(
@@ -164,7 +199,8 @@ def paired_section(run: RunData, reference: str) -> list[str]:
                     f"{r['metric']} {_arrow(run, r['metric'])}",
                     format_ci(r["mean_diff"], r["diff_low"], r["diff_high"]),
                     verdict,
-                    format_ci(r["w_p_holm"], digits=3),
+                    f"{r['w_p_holm']:.3g}" if np.isfinite(r["w_p_holm"]) else "–",
+                    f"{r['p_min_holm']:.3g}" + ("" if r["reachable"] else " n.s.-only"),
                     str(int(r["n"])),
                 ]
             )
@@ -181,7 +217,7 @@ def run_section(
     published: list[PublishedTable],
 ) -> str:
     q = quality_table(run)
-    d = drift_summary(run)
+    d = drift_ci_table(run)
     gens = ranking(run, q)
     n_cases = run.rows["case"].nunique()
     n_clips = run.rows["clip"].nunique()
@@ -192,9 +228,8 @@ def run_section(
         f"{n_cases} cases × {n_clips} clips ({run.seconds_per_clip:.2f} s each), clip seeds "
         f"{', '.join(map(str, seeds[:6]))}{', …' if len(seeds) > 6 else ''}. Each cell: mean over cases of "
         "the per-case clip mean [bootstrap 95 % CI over cases]. Sorted by "
-        f"`{run.headline}` {_arrow(run, run.headline)} (best first). Drift of `{run.headline}`: relative "
-        "drop first→last clip (positive = worse), least-squares slope per minute of video, normalised "
-        "Video Drift Error.",
+        f"`{run.headline}` {_arrow(run, run.headline)} (best first). Drift column: the headline "
+        "drift measure (see below).",
         "",
     ]
     from svibench.completeness import run_completeness
@@ -203,7 +238,7 @@ def run_section(
     if status.note():
         lines += [f"> **Incomplete run** ({status.note()}): means cover committed clips only.", ""]
     lines += measured_table(run, q, d, status.incomplete_generators())
-    lines += ["", "### Drift per metric (relative drop first→last clip, positive = worse)", ""]
+    lines += ["", "### Drift (validated drift measures)", "", drift_note(run, d), ""]
     lines += drift_per_metric(run, gens, d)
     lines += published_section(run, published, q, out_dir)
     if reference:

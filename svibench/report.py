@@ -14,13 +14,28 @@ import numpy as np
 import pandas as pd
 
 from svibench.atomic import atomic_write
-from svibench.drift import aggregate_cases, bootstrap_ci, drift_table, holm, paired_test
+from svibench.drift import (
+    DRIFT_MEASURES,
+    DRIFT_METRICS,
+    HEADLINE_MEASURE,
+    aggregate_cases,
+    bootstrap_ci,
+    can_reach,
+    drift_table,
+    headline_drift_metric,
+    holm,
+    min_attainable_p,
+    one_sample_p,
+    paired_test,
+    signed_rank_ci,
+)
 from svibench.errors import SvibenchError
 from svibench.store import RunStore
 
 HEADLINE_PREFERENCE = ("quality_score",)
-DRIFT_MEASURES = ("delta", "slope_per_min", "rel_drop", "vde_norm")
 FLOAT = "%.6f"
+NAN = float("nan")
+CONFIDENCE = 0.95  # family-wise over a drift table's measures (Bonferroni), see drift_ci_table
 
 
 @dataclass(frozen=True)
@@ -37,7 +52,17 @@ class RunData:
         for name in HEADLINE_PREFERENCE:
             if name in self.columns:
                 return name
-        return self.columns[0]
+        return headline_drift_metric(self.columns) or self.columns[0]
+
+    @property
+    def drift_columns(self) -> tuple[str, ...]:
+        """The validated drift measures of this run (``svibench.drift.DRIFT_METRICS``), in
+        that list's order: the headline drift metric first."""
+        return tuple(m for m in DRIFT_METRICS if m in self.columns)
+
+    @property
+    def drift_headline(self) -> str | None:
+        return headline_drift_metric(self.columns)
 
 
 def load_run(root: Path) -> RunData:
@@ -96,6 +121,54 @@ def drift_summary(run: RunData) -> pd.DataFrame:
     return aggregate_cases(per_case, measures=DRIFT_MEASURES)
 
 
+def drift_ci_table(
+    run: RunData, measure: str = HEADLINE_MEASURE, simultaneous: bool = True
+) -> pd.DataFrame:
+    """Per (generator, drift metric): the centre of the per-case ``measure`` with an exact CI.
+
+    ``estimate`` is the Hodges-Lehmann estimate and [low, high] the exact signed-rank CI
+    (``svibench.drift.signed_rank_ci``): distribution-free, so "no drift" is not claimed or
+    denied on the strength of a bootstrap that under-covers with a dozen cases. ``simultaneous``:
+    each interval at ``1 - (1 - CONFIDENCE) / k`` (Bonferroni over the run's k drift metrics), so
+    "no drift on any measure" holds at 95 % family-wise; else 95 % per cell. ``achieved`` is the
+    confidence the cases allow (below ``confidence`` with too few cases: then nothing is called
+    drift). ``drifts``: the CI reaches the confidence and excludes 0. ``p``: exact Wilcoxon p
+    against 0; ``p_min``: the smallest p n cases allow.
+    """
+    cols = run.drift_columns
+    per_case = drift_table(
+        run.rows[run.rows["metric"].isin(cols)], run.seconds_per_clip, run.directions
+    )
+    level = 1 - (1 - CONFIDENCE) / (max(1, len(cols)) if simultaneous else 1)
+    records = []
+    for (gen, metric), g in per_case.groupby(["generator", "metric"], sort=True):
+        vals = g[measure].to_numpy(dtype=np.float64)
+        est, low, high, achieved = signed_rank_ci(vals, level)
+        n = int(np.isfinite(vals).sum())
+        reached = bool(np.isfinite(achieved) and achieved >= level)
+        records.append(
+            {
+                "generator": gen,
+                "metric": metric,
+                "measure": measure,
+                "n": n,
+                "estimate": est,
+                "mean": float(np.nanmean(vals)) if n else NAN,
+                "low": low,
+                "high": high,
+                "confidence": level,
+                "achieved": achieved,
+                "p": one_sample_p(vals),
+                "p_min": min_attainable_p(n),
+                "drifts": bool(reached and (low > 0 or high < 0)),
+            }
+        )
+    columns = ["generator", "metric", "measure", "n", "estimate", "mean", "low", "high"]
+    return pd.DataFrame.from_records(
+        records, columns=[*columns, "confidence", "achieved", "p", "p_min", "drifts"]
+    )
+
+
 def write_tables(root: Path) -> dict[str, Path]:
     """tables/{quality,drift,curves}.csv under the run folder (deterministic bytes)."""
     run = load_run(root)
@@ -146,13 +219,14 @@ def print_summary(root: Path, console: Any) -> None:
     write_tables(root)
     run = load_run(root)
     q = quality_table(run).set_index(["generator", "metric"])
-    d = drift_summary(run).set_index(["generator", "metric", "measure"])
     gens = ranking(run, q.reset_index())
     from svibench.completeness import run_completeness
 
     status = run_completeness(root)
+    dci = drift_ci_table(run).set_index(["generator", "metric"])
     table = Table(
-        title=f"{run.suite}: mean over cases; drift = relative drop first→last clip (positive = worse)"
+        title=f"{run.suite}: mean over cases; drift = {HEADLINE_MEASURE} of the validated drift "
+        "measures (positive = worse; * = simultaneous exact 95 % CI excludes 0)"
         + (f"\n{status.note().upper()}" if status.note() else "")
     )
     table.add_column("metric")
@@ -165,16 +239,17 @@ def print_summary(root: Path, console: Any) -> None:
             f"{c} {arrow}",
             *[format_ci(q.loc[(g, c), "mean"]) if (g, c) in q.index else "–" for g in gens],
         )
-    for c in run.columns:
+    for c in run.drift_columns:
         table.add_row(
             f"drift {c}",
             *[
-                format_ci(d.loc[(g, c, "rel_drop"), "mean"], digits=3)
-                if (g, c, "rel_drop") in d.index
+                format_ci(dci.loc[(g, c), "estimate"], digits=3)
+                + (" *" if dci.loc[(g, c), "drifts"] else "")
+                if (g, c) in dci.index
                 else "–"
                 for g in gens
             ],
-            style="dim" if c != run.headline else None,
+            style="dim" if c != run.drift_headline else None,
         )
     console.print(table)
 
@@ -266,12 +341,22 @@ def save_png(fig, path: Path) -> Path:
 
 
 def paired_table(run: RunData, reference: str) -> pd.DataFrame:
-    """Every generator vs ``reference`` on the same cases, per metric; Holm over all tests."""
+    """Every generator vs ``reference`` on the same cases, per metric (per-case clip means) and
+    per validated drift metric (per-case ``worse_per_min``, rows ``<metric> drift``); Holm over
+    all tests. ``p_min_holm``: the smallest Holm-adjusted p these n cases could give at all;
+    ``reachable``: whether p < 0.05 is attainable."""
     cm = case_means(run)
     if reference not in set(cm["generator"]):
         raise SvibenchError(f"{run.root}: reference generator '{reference}' is not in this run")
+    per_case = drift_table(
+        run.rows[run.rows["metric"].isin(run.drift_columns)], run.seconds_per_clip, run.directions
+    )
+    drift_rows = per_case.assign(
+        metric=per_case["metric"] + " drift", value=per_case[HEADLINE_MEASURE]
+    )
+    cm = pd.concat([cm, drift_rows[["generator", "case", "metric", "value"]]], ignore_index=True)
     records = []
-    for metric in run.columns:
+    for metric in [*run.columns, *[f"{c} drift" for c in run.drift_columns]]:
         ref = cm[(cm["generator"] == reference) & (cm["metric"] == metric)].set_index("case")[
             "value"
         ]
@@ -285,4 +370,7 @@ def paired_table(run: RunData, reference: str) -> pd.DataFrame:
     df = pd.DataFrame.from_records(records)
     if not df.empty:
         df["w_p_holm"] = holm(df["w_p"].to_numpy())
+        m = int(np.isfinite(df["w_p"]).sum())
+        df["p_min_holm"] = np.minimum(1.0, df["p_min"] * max(m, 1))
+        df["reachable"] = [can_reach(int(n), max(m, 1)) for n in df["n"]]
     return df

@@ -22,6 +22,7 @@ from svibench.config import Config
 from svibench.errors import ConfigError, SvibenchError
 from svibench.generators.base import Generator, check_frames
 from svibench.generators.registry import GENERATORS
+from svibench.generators.world import ground_truth_clips
 from svibench.metrics.base import ClipInput, FeatureCache, Metric
 from svibench.metrics.registry import FEATURES, METRICS
 from svibench.store import ROW_COLUMNS, RunStore
@@ -358,6 +359,8 @@ def _run_case(
     timings.generate += time.perf_counter() - t_open
     # The generator's own overlap wins where it has one (svi film m = 5, shot m = 1).
     m = int(getattr(gen, "motion_frames", p.motion_frames))
+    # Ground truth clip k for *_gt metrics (world:<seed> cases; None elsewhere).
+    truth = ground_truth_clips(case, p, hw) if any(x.uses_ground_truth for x in metrics) else None
     committer = _Committer(store, gname, case.id, save_videos, p.video_fps, timings)
     try:
         for k in range(done, n_clips):
@@ -375,6 +378,7 @@ def _run_case(
                 fps=p.video_fps,  # the fps the saved video has (saved_fps)
                 motion_frames=m,
                 previous_tail=tail,
+                ground_truth=truth(k) if truth else None,
             )
             rows = [
                 (suite.name, gname, case.id, k, seed, col, val)

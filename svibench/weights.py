@@ -270,6 +270,17 @@ CATALOGUE: dict[str, WeightSpec] = {
             size_mb=7,
             note=_DREAMSIM_NOTE,
         ),
+        WeightSpec(  # LPIPS trunk; LPIPS's linear layers ship inside the lpips wheel
+            "alexnet",
+            "alexnet-owt-7be5be79.pth",
+            "torchvision AlexNet (ImageNet), the trunk of LPIPS v0.1 net='alex', plain state_dict",
+            ("lpips",),
+            (Location("torch_hub", "alexnet-owt-7be5be79.pth", "state_dict"),),
+            "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+            "state_dict",
+            sha256_prefix="7be5be79",
+            size_mb=233,
+        ),
     ]
 }
 

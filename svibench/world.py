@@ -60,7 +60,7 @@ class Degradation:
         return any((self.colour, self.blur, self.noise, self.texture))
 
 
-def _gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:
+def gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:
     if sigma <= 1e-3:
         return img
     radius = max(1, int(3 * sigma))
@@ -78,7 +78,7 @@ def degrade(
     """Apply the drift model to a float frame in [0, 1] (H, W, 3)."""
     if severity <= 0 or not d.active:
         return frame
-    out = _gaussian_blur(frame, d.blur * severity)
+    out = gaussian_blur(frame, d.blur * severity)
     if d.texture:
         t = min(1.0, d.texture * severity)
         out = (1 - t) * out + t * out.mean(axis=(0, 1), keepdims=True)

@@ -22,6 +22,9 @@ from svibench.errors import ConfigError
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
+# default metric set: gt (4 columns) + noise + sharpness + colour (4) = 10
+# columns, each with its mean and the 5 drift summaries of svibench.drift.DRIFT_MEASURES
+FIGURES = 10 * 6
 
 SMALL_SUITE = """
 [suite]
@@ -117,8 +120,10 @@ def test_committed_baselines_pass(monkeypatch, capsys):
     """The repository's own check (tiny models included) against baselines/tiny/*.json."""
     rc, out = svibench(monkeypatch, capsys, ROOT, "check")
     assert rc == 0, out
-    n = 35 * len(load_check_config(load_config(ROOT / "svibench.toml")).generators)
-    assert "check passed" in out and f"{n}/{n} figures" in out and "3/3 invariants" in out
+    chk = load_check_config(load_config(ROOT / "svibench.toml"))
+    n = FIGURES * len(chk.generators)
+    k = len(chk.invariants)
+    assert "check passed" in out and f"{n}/{n} figures" in out and f"{k}/{k} invariants" in out
     rc, out = svibench(monkeypatch, capsys, ROOT, "check", "-g", "tiny-wrld")
     assert rc == 2 and "tiny-wrld" in out
 
@@ -136,7 +141,7 @@ def test_committed_baselines_cover_every_check_generator():
         assert {k: ident[k] for k in table if k != "kind"} == {
             k: v for k, v in table.items() if k != "kind"
         }, g
-        assert len(doc["figures"]) == 35, g  # 7 metric columns x (mean + 4 drift measures)
+        assert len(doc["figures"]) == FIGURES, g
 
 
 def test_perturbed_baseline_fails_and_update_repairs(small, monkeypatch, capsys):

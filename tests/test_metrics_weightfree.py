@@ -16,7 +16,17 @@ from svibench.metrics.registry import METRICS
 from svibench.metrics.seam import RATIO_EPS, seam_scores
 from svibench.metrics.sharpness import sharpness
 
-WEIGHT_FREE = ["temporal_flickering", "psnr_ref", "ssim_ref", "seam", "motion", "sharpness"]
+WEIGHT_FREE = [
+    "temporal_flickering",
+    "psnr_ref",
+    "ssim_ref",
+    "seam",
+    "motion",
+    "sharpness",
+    "sharpness_lapvar",
+    "noise",
+    "colour",
+]
 
 
 def _textured(t: int = 6, h: int = 32, w: int = 40, seed: int = 0) -> np.ndarray:
@@ -149,9 +159,13 @@ def test_seam_ratio_near_one_when_join_is_an_ordinary_step():
 
 
 def test_sharpness_drops_with_blur():
-    frames = _textured(3, 40, 48, seed=4)
+    # structured content (the tiny world) rather than i.i.d. random pixels, which the
+    # noise-corrected sharpness partly reads as noise
+    from svibench.world import World
+
+    frames = World(4, 40, 48).clip(0.0, 3)
     s0, s1, s2 = sharpness(frames), sharpness(_blur(frames, 1.0)), sharpness(_blur(frames, 2.5))
-    assert s0 > s1 > s2 > 0
+    assert s0 > s1 > s2 >= 0
     assert sharpness(np.full((2, 8, 8, 3), 77, np.uint8)) == 0.0
 
 

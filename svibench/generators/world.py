@@ -9,6 +9,7 @@ clip position (time / (F−m)), so drift grows linearly and is known exactly.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -85,3 +86,28 @@ class WorldGenerator(Generator):
             texture=float(self.config["texture_drift"]),
         )
         return WorldSession(world, protocol, drift)
+
+
+def ground_truth_clips(
+    case: Case, protocol: Protocol, hw: tuple[int, int]
+) -> Callable[[int], np.ndarray] | None:
+    """Clip k as the drift-free ``tiny-world`` renders it, for ``world:<seed>`` cases; else None.
+
+    The world is closed-form in time, so clip k is rendered directly (no chaining): frames at
+    world times ``k (F - m) + i``, which is exactly what ``WorldSession`` produces without drift
+    (its copied tail frames are the same instants).
+    """
+    if not case.image.startswith("world:"):
+        return None
+    d = WorldGenerator.params
+    h, w = hw
+    world = World(
+        seed=int(case.image.split(":", 1)[1]),
+        height=h,
+        width=w,
+        sprites=int(d["sprites"]),
+        pan_speed=float(d["pan_speed"]),
+        sprite_speed=float(d["sprite_speed"]),
+    )
+    step = protocol.frames_per_clip - protocol.motion_frames
+    return lambda k: world.clip(float(k * step), protocol.frames_per_clip)

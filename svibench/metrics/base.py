@@ -31,6 +31,9 @@ class ClipInput:
     fps: int
     motion_frames: int  # m: frames of this clip that continue the previous one
     previous_tail: np.ndarray | None = None  # uint8 (m', H, W, 3): last frames of clip k-1
+    # uint8 (T, H, W, 3): what an exact generator renders for this clip, where the case has a
+    # ground truth (world:<seed> images); filled only for metrics with uses_ground_truth
+    ground_truth: np.ndarray | None = None
 
 
 class Metric(ABC):
@@ -41,6 +44,7 @@ class Metric(ABC):
     higher_is_better: ClassVar[bool] = True
     directions: ClassVar[dict[str, bool]] = {}  # column -> higher_is_better, where it differs
     features: ClassVar[tuple[str, ...]] = ()  # FEATURES names this metric reads
+    uses_ground_truth: ClassVar[bool] = False  # reads ClipInput.ground_truth
     description: ClassVar[str] = ""
     reference: ClassVar[str] = ""  # where the formula comes from (VBench file, paper)
 

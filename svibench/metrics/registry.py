@@ -13,6 +13,11 @@ METRICS = Registry(
         "seam": "svibench.metrics.seam:SeamContinuity",
         "motion": "svibench.metrics.motion:FrameDifferenceMotion",
         "sharpness": "svibench.metrics.sharpness:Sharpness",
+        "sharpness_lapvar": "svibench.metrics.sharpness:LaplacianSharpness",
+        "noise": "svibench.metrics.noise:NoiseLevel",
+        "colour": "svibench.metrics.colour:ColourStats",
+        "gt": "svibench.metrics.ground_truth:GroundTruthError",
+        "lpips": "svibench.metrics.lpips_metric:Lpips",
         # VBench-exact dimensions (backbones; weights via `svibench weights`)
         "subject_consistency": "svibench.metrics.vbench.consistency:SubjectConsistency",
         "background_consistency": "svibench.metrics.vbench.consistency:BackgroundConsistency",
@@ -41,5 +46,6 @@ FEATURES = Registry(
         "musiq_spaq": "svibench.metrics.features:MusiqSpaq",
         "raft_maxrad": "svibench.metrics.features:RaftMaxRad",
         "amt_vfi": "svibench.metrics.features:AmtVfi",
+        "lpips_alex": "svibench.metrics.lpips_metric:LpipsAlex",
     },
 )
