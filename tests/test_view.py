@@ -31,6 +31,13 @@ def viewed(tmp_path_factory) -> Path:
     return project / "results" / "tiny"
 
 
+def _tiny_case_ids() -> list[str]:
+    import tomllib
+
+    suite = tomllib.loads((ROOT / "suites" / "tiny.toml").read_text())
+    return sorted(c["id"] for c in suite["cases"])
+
+
 def _data(run: Path) -> dict:
     text = (run / "view" / "data.js").read_text()
     return json.loads(text[text.index("=") + 1 : text.rindex(";")].replace("<\\/", "</"))
@@ -66,7 +73,7 @@ def test_page_is_offline_and_carries_every_clip(viewed):
     data = _data(viewed)
     (run,) = data["runs"]
     assert run["name"] == "tiny" and run["incomplete"] is None
-    assert [c["id"] for c in run["cases"]] == ["desk", "harbour", "meadow", "street"]
+    assert [c["id"] for c in run["cases"]] == _tiny_case_ids()
     import pandas as pd
 
     rows = pd.concat(
@@ -147,7 +154,7 @@ def test_page_in_headless_chromium(viewed, tmp_path):
         cases = _wait(
             driver, "return window.svibenchView && [...window.svibenchView.cases.keys()];"
         )
-        assert cases == ["desk", "harbour", "meadow", "street"]
+        assert cases == _tiny_case_ids()
         for case in cases:  # lazy loading: each case loads when scrolled to
             driver.execute_script(f"document.getElementById('case-{case}').scrollIntoView();")
             states = _wait(
@@ -214,26 +221,32 @@ def test_drift_plots_are_paper_ready(viewed, tmp_path):
     from svibench.report import clip_curve_ci, clip_curves, load_run, plot_curves
 
     run = load_run(viewed)
-    (png,) = [p for p in plot_curves(run, tmp_path, prefix="my-run") if "psnr_ref" in p.name]
+    (png,) = [p for p in plot_curves(run, tmp_path, prefix="my-run") if "psnr_gt" in p.name]
     for ext in ("png", "svg", "pdf"):
         assert png.with_suffix(f".{ext}").stat().st_size > 1000
     assert Image.open(png).size[0] >= 1200  # 6.4 in at 200 dpi
     svg = png.with_suffix(".svg").read_text()
-    assert "my-run (suite tiny): psnr_ref per clip" in svg  # the run, not just the suite
+    assert "my-run (suite tiny): psnr_gt per clip" in svg  # the run, not just the suite
     assert "band: bootstrap 95 % CI" in svg
-    assert svg.count("(n = 4 cases)") == 2  # one legend entry (line + band) per generator
+    assert (
+        svg.count(f"(n = {len(_tiny_case_ids())} cases)") == 2
+    )  # one legend entry (line + band) per generator
     # the band is the tables' estimator (bootstrap 95 % CI over cases), not ±1 s.e.
-    ci = clip_curve_ci(run, "psnr_ref").set_index(["generator", "clip"])
-    rows = run.rows[(run.rows["metric"] == "psnr_ref") & (run.rows["generator"] == "tiny-world")]
+    ci = clip_curve_ci(run, "psnr_gt").set_index(["generator", "clip"])
+    rows = run.rows[
+        (run.rows["metric"] == "psnr_gt") & (run.rows["generator"] == "tiny-world-drift")
+    ]
     for clip in (0, 5):
         values = rows[rows["clip"] == clip]["value"].to_numpy()
-        assert tuple(ci.loc[("tiny-world", clip), ["mean", "low", "high"]]) == bootstrap_ci(values)
+        assert tuple(ci.loc[("tiny-world-drift", clip), ["mean", "low", "high"]]) == bootstrap_ci(
+            values
+        )
     se = (
         clip_curves(run)
         .set_index(["generator", "metric", "clip"])
-        .loc[("tiny-world", "psnr_ref", 5)]
+        .loc[("tiny-world-drift", "psnr_gt", 5)]
     )
-    assert ci.loc[("tiny-world", 5), "high"] != pytest.approx(se["mean"] + se["sem"])
+    assert ci.loc[("tiny-world-drift", 5), "high"] != pytest.approx(se["mean"] + se["sem"])
 
 
 def test_many_videos_load_lazily(viewed, tmp_path):
@@ -243,7 +256,7 @@ def test_many_videos_load_lazily(viewed, tmp_path):
     data = _data(viewed)
     (run,) = data["runs"]
     run["cases"] = [
-        {**case, "id": f"{case['id']}{i:03d}"} for i in range(150) for case in run["cases"][:1]
+        {**case, "id": f"desk{i:03d}"} for i in range(150) for case in run["cases"][:1]
     ]
     (page / "data.js").write_text("window.SVIBENCH_VIEW = " + json.dumps(data) + ";\n")
     driver = _chromium()
