@@ -54,53 +54,86 @@ FEATURE_OF = {
     "temporal_flickering": [],
 }
 
-# (name, codec, H, W, frames, fps, speed px/frame, pan px/frame)
+# Held-out-style clips: real photographs (scikit-image's bundled data) under a camera pan and
+# zoom, in the encodings users hand to VBench. (name, image, codec, pix_fmt, tags, H, W,
+# frames, fps). tags: x264/VUI colour description; VP9 and MPEG-4 go into .mp4 containers
+# (shared/tools/vbench_ref/run_vbench.py reads *.mp4 only).
 SPECS = [
-    ("h264_480x832_16fps", "libx264", 480, 832, 10, 16, 6.0, 2.0),
-    ("mpeg4_250x374_24fps", "mpeg4", 250, 374, 12, 24, 3.0, 0.0),
-    ("h264_256x320_8fps", "libx264", 256, 320, 9, 8, 10.0, 4.0),
+    ("h264_yuv420p_480x832_16fps", "coffee", "libx264", "yuv420p", None, 480, 832, 17, 16),
+    ("h264_yuv420p_272x464_24fps", "astronaut", "libx264", "yuv420p", None, 272, 464, 17, 24),
+    ("h264_bt709_272x464_16fps", "rocket", "libx264", "yuv420p", "bt709", 272, 464, 9, 16),
+    ("h264_bt709full_272x464_8fps", "chelsea", "libx264", "yuv420p", "bt709full", 272, 464, 9, 8),
+    (
+        "h264_yuv444p_251x373_16fps",
+        "hubble_deep_field",
+        "libx264",
+        "yuv444p",
+        None,
+        251,
+        373,
+        9,
+        16,
+    ),
+    ("mpeg4_272x464_24fps", "immunohistochemistry", "mpeg4", "yuv420p", None, 272, 464, 13, 24),
+    ("vp9_full_272x464_16fps", "astronaut", "libvpx-vp9", "yuv420p", "bt601full", 272, 464, 9, 16),
+    ("vp9_yuv420p_251x373_8fps", "coffee", "libvpx-vp9", "yuv420p", None, 251, 373, 9, 8),
 ]
 
 
-def synth_frames(h: int, w: int, n: int, speed: float, pan: float, seed: int) -> np.ndarray:
-    """Textured background panning, two moving textured squares; uint8 (n,h,w,3)."""
+def photo_frames(image: str, h: int, w: int, n: int, seed: int) -> np.ndarray:
+    """A real photograph seen by a camera that pans and zooms in: uint8 (n, h, w, 3)."""
+    from PIL import Image
+    from skimage import data
+
+    img = getattr(data, image)()
+    img = np.stack([img] * 3, -1) if img.ndim == 2 else img[..., :3]
+    big = Image.fromarray(img).resize((int(w * 1.6), int(h * 1.6)), Image.BICUBIC)
     rng = np.random.default_rng(seed)
-    small = rng.random((h // 16 + 2, (w + 200) // 16 + 2, 3))
-    yy, xx = np.mgrid[0:h, 0 : w + 200]
-    bg = small[yy // 16, xx // 16] * 0.7 + 0.3 * (((yy // 8) + (xx // 8)) % 2)[..., None]
-    bg = (bg * 255).astype(np.uint8)
-    squares = [
-        (
-            int(rng.integers(16, h // 3)),
-            rng.uniform(0, 1, 2),
-            rng.uniform(-1, 1, 2),
-            rng.integers(0, 255, 3),
-        )
-        for _ in range(2)
-    ]
+    dy, dx = rng.uniform(1.5, 4.0, 2) * rng.choice([-1, 1], 2)
     out = np.empty((n, h, w, 3), np.uint8)
     for t in range(n):
-        ox = int(round(100 + pan * t)) % 200
-        f = bg[:, ox : ox + w].copy()
-        for size, p, v, col in squares:
-            y = int(p[0] * (h - size) + v[0] * speed * t) % max(1, h - size)
-            x = int(p[1] * (w - size) + v[1] * speed * t) % max(1, w - size)
-            f[y : y + size, x : x + size] = col
-        out[t] = f
+        s = 1 + 0.015 * t
+        ch, cw = int(h / s), int(w / s)
+        y0 = int(h * 0.3 + dy * t)
+        x0 = int(w * 0.3 + dx * t)
+        out[t] = np.asarray(big.crop((x0, y0, x0 + cw, y0 + ch)).resize((w, h), Image.BICUBIC))
     return out
 
 
-def write_video(path: Path, frames: np.ndarray, fps: int, codec: str) -> None:
+_X264_TAGS = {
+    "bt709": ("colormatrix=bt709:colorprim=bt709:transfer=bt709", "ITU709", "MPEG"),
+    "bt709full": (
+        "colormatrix=bt709:colorprim=bt709:transfer=bt709:fullrange=on",
+        "ITU709",
+        "JPEG",
+    ),
+}
+
+
+def write_video(
+    path: Path, frames: np.ndarray, fps: int, codec: str, pix_fmt: str, tags: str | None
+) -> None:
+    """Encode with PyAV; RGB -> YUV with the matrix/range the stream is tagged with."""
     import av
 
-    with av.open(str(path), "w") as c:
+    src_cs, src_range = "ITU601", "MPEG"
+    with av.open(str(path), "w", format="mp4") as c:
         s = c.add_stream(codec, rate=fps)
-        s.width, s.height = frames.shape[2], frames.shape[1]
-        s.pix_fmt = "yuv420p"
+        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], pix_fmt
         if codec == "libx264":
             s.options = {"crf": "18", "preset": "medium"}
+            if tags:
+                s.options = {**s.options, "x264-params": _X264_TAGS[tags][0]}
+                src_cs, src_range = _X264_TAGS[tags][1:]
+        elif codec == "libvpx-vp9":
+            s.options = {"crf": "24", "b:v": "0", "deadline": "good", "cpu-used": "4"}
+            if tags == "bt601full":  # VP9 signals range in the bitstream; no yuvj formats
+                s.codec_context.colorspace, s.codec_context.color_range = 6, 2
+                src_range = "JPEG"
         for f in frames:
-            for pkt in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+            fr = av.VideoFrame.from_ndarray(f, format="rgb24")
+            fr = fr.reformat(format=pix_fmt, dst_colorspace=src_cs, dst_color_range=src_range)
+            for pkt in s.encode(fr):
                 c.mux(pkt)
         for pkt in s.encode():
             c.mux(pkt)
@@ -138,11 +171,17 @@ def vbench_frames(vbench_python: str, path: Path, tmp: Path) -> dict[str, np.nda
 
 
 def cmd_make(a: argparse.Namespace) -> None:
+    """The clips, plus each clip's first frame as the i2v conditioning image (decoded as
+    VBench's decord reader decodes it: run_vbench.py --i2v-images uses the same PNGs)."""
+    from svibench.video import read_video, write_png
+
     out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for i, (name, codec, h, w, n, fps, speed, pan) in enumerate(SPECS):
-        write_video(out / f"{name}.mp4", synth_frames(h, w, n, speed, pan, seed=i), fps, codec)
-        print(out / f"{name}.mp4", f"{h}x{w}", n, "frames", fps, "fps", codec)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    for i, (name, image, codec, pix_fmt, tags, h, w, n, fps) in enumerate(SPECS):
+        path = out / f"{name}.mp4"
+        write_video(path, photo_frames(image, h, w, n, seed=i), fps, codec, pix_fmt, tags)
+        write_png(out / "images" / f"{name}.png", read_video(path)[0][0])
+        print(path, f"{h}x{w}", n, "frames", fps, "fps", codec, pix_fmt, tags or "untagged")
 
 
 def cmd_run(a: argparse.Namespace) -> None:

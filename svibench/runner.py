@@ -26,6 +26,7 @@ from svibench.metrics.base import ClipInput, FeatureCache, Metric
 from svibench.metrics.registry import FEATURES, METRICS
 from svibench.store import ROW_COLUMNS, RunStore
 from svibench.suite import Case, Suite, load_reference_image
+from svibench.weights import preload
 
 TAIL_KEY = "__runner_tail__"  # the previous clip's last frames, for seam metrics
 
@@ -177,8 +178,7 @@ def run_suite(
         f: FEATURES.get(f, where="metric features")(device=device, batch_size=config.batch_size)
         for f in feature_names
     }
-    for ex in extractors.values():
-        ex.load()
+    preload(extractors)  # every weight checked and loaded before the first clip is generated
     set_threads(threads)
     store.log(
         f"{time.strftime('%Y%m%dT%H%M%S')}-{socket.gethostname()}-{os.getpid()}",
@@ -286,6 +286,7 @@ def _run_case(
                 fps=p.fps,
                 motion_frames=m,
                 previous_tail=tail,
+                decoded=session.decoded_frames(),  # replay: frames as VBench's readers decode
             )
             rows = [
                 (suite.name, gname, case.id, k, seed, col, val)

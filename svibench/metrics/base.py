@@ -31,6 +31,16 @@ class ClipInput:
     fps: int
     motion_frames: int  # m: frames of this clip that continue the previous one
     previous_tail: np.ndarray | None = None  # uint8 (m', H, W, 3): last frames of clip k-1
+    # frames as each of VBench's readers ("decord", "cv2") decodes the clip's video file, when
+    # the clip was read from one (replay) and a reader differs from ``frames``
+    decoded: Mapping[str, np.ndarray] | None = None
+
+    def frames_as(self, reader: str) -> np.ndarray:
+        """The frames VBench's ``reader`` would see (svibench.video.READERS); ``frames`` when
+        there is no file (generated in memory) or that reader gives the same frames."""
+        if self.decoded is not None and reader in self.decoded:
+            return self.decoded[reader]
+        return self.frames
 
 
 class Metric(ABC):
