@@ -1,29 +1,32 @@
-"""Parity of svibench's VBench dimensions with VBench 0.1.5's own code (dev check, not runtime).
+"""Parity of svibench's VBench dimensions with VBench 0.1.5's own code, scored as a user
+scores video files: through the ``replay`` generator (dev check, not runtime).
 
-    # 1. videos of our own making (PyAV: H.264 / MPEG-4 Part 2, even and odd sizes, 8-24 fps)
-    .venv/bin/python bench/vbench_parity.py make --out /tmp/vbref/pvideos
+    # 1. held-out-style clips: photographs under camera motion, in several encodings
+    .venv/bin/python bench/vbench_parity.py make --out /work/vbref/pclips
     # 2. VBench's numbers (reference venv, see shared/tools/vbench_ref/README.md)
-    /tmp/vbref/venv/bin/python shared/tools/vbench_ref/run_vbench.py --videos /tmp/vbref/pvideos \
-        --weights /tmp/vbref/weights --out /tmp/vbref/pout/results.json --trace --dims ...
-    # 3. svibench on the same files and weights, compared per dimension and per clip
-    .venv/bin/python bench/vbench_parity.py run --videos /tmp/vbref/pvideos \
-        --weights /tmp/vbref/weights --vbench-json /tmp/vbref/pout/results.json
+    /work/vbref/venv/bin/python shared/tools/vbench_ref/run_vbench.py --videos /work/vbref/pclips \
+        --weights /work/vbref/weights --out /work/vbref/pout/results.json --trace \
+        --i2v-images /work/vbref/pclips/images --dims <the 9 dimensions>
+    # 3. svibench on the same mp4 files: replay + run_suite, rows compared per clip
+    .venv/bin/python bench/vbench_parity.py run --videos /work/vbref/pclips \
+        --weights /work/vbref/weights --vbench-json /work/vbref/pout/results.json \
+        --out bench/results/vbench_parity_replay.json
+    # 4. the frames themselves: svibench.video's readers vs decord/cv2 of the reference venv
+    .venv/bin/python bench/vbench_parity.py readers --videos /work/vbref/pclips \
+        --vbench-python /work/vbref/venv/bin/python --out bench/results/vbench_readers.json
 
-Frames: svibench metrics take decoded frames, VBench decodes itself (decord for
-subject/background/aesthetic/imaging/i2v, cv2 for dynamic_degree/motion_smoothness). The run
-step asks the reference venv to dump both decoders' frames, reports whether PyAV's decode
-equals them, and scores the frames VBench read (so a decoder difference cannot hide or fake a
-formula difference). Weights are VBench's seeded random files (make_weights.py,
-make_dreamsim_weights.py for i2v_background: run_vbench.py with ``--dims i2v_background``
-creates them), so hash checks are off (SVIBENCH_VERIFY_WEIGHTS=0). Several results files can
-be given (``--vbench-json a.json b.json``): their dimensions are merged.
+``run`` writes a project (svibench.toml + one suite per clip shape) into a temporary folder:
+``[paths] vbench_cache = W/vbench_cache`` is the only location setting (torch hub and DreamSim
+folders are derived from it) and ``[paths] weights_manifest = W/MANIFEST.json`` verifies the
+seeded weights (hash checks stay on). Each video is one case of one clip, its conditioning
+image the PNG of its first frame that VBench is given too. VBench's per-video imaging_quality
+is on MUSIQ's raw scale and is divided by 100 here (svibench's per-clip scale).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -45,7 +48,7 @@ CV2_DIMS = {"dynamic_degree", "motion_smoothness", "temporal_flickering"}
 FEATURE_OF = {
     "subject_consistency": ["dino_vbench"],
     "background_consistency": ["clip_b32_vbench"],
-    "aesthetic_quality": ["clip_l14_vbench"],
+    "aesthetic_quality": ["clip_l14_vbench", "laion_aesthetic_head"],
     "imaging_quality": ["musiq_spaq"],
     "dynamic_degree": ["raft_maxrad"],
     "motion_smoothness": ["amt_vfi"],
@@ -184,101 +187,161 @@ def cmd_make(a: argparse.Namespace) -> None:
         print(path, f"{h}x{w}", n, "frames", fps, "fps", codec, pix_fmt, tags or "untagged")
 
 
+DIMS = list(FEATURE_OF)
+
+
+def _project(videos: Path, wdir: Path, tmp: Path, dims: list[str]) -> list[Path]:
+    """svibench.toml + one suite per (frames, fps, H, W) group of the videos; suite paths."""
+    from svibench.video import probe_video
+
+    groups: dict[tuple, list[str]] = {}
+    for v in sorted(videos.glob("*.mp4")):
+        info = probe_video(v)
+        frames = sum(1 for _ in _iter(v))
+        groups.setdefault((frames, info.fps, info.height, info.width), []).append(v.stem)
+    (tmp / "svibench.toml").write_text(
+        f'[run]\nmetrics = {json.dumps(dims)}\ngenerators = ["replay"]\nresults = "results"\n'
+        f'[paths]\nvbench_cache = "{wdir / "vbench_cache"}"\n'
+        f'weights_manifest = "{wdir / "MANIFEST.json"}"\n'
+        f'[generators.replay]\nkind = "replay"\nroot = "{videos}"\npattern = "{{case}}.mp4"\n'
+    )
+    suites = []
+    for i, ((n, fps, h, w), stems) in enumerate(sorted(groups.items())):
+        cases = "".join(
+            f'[[cases]]\nid = "{st}"\nimage = "{videos / "images" / (st + ".png")}"\n'
+            f'prompts = ["{st}"]\n'
+            for st in stems
+        )
+        suite = tmp / f"parity{i}.toml"
+        suite.write_text(
+            f'[suite]\nname = "parity{i}"\nversion = 1\n[protocol]\nframes_per_clip = {n}\n'
+            f"fps = {int(fps)}\nclips = 1\nwidth = {w}\nheight = {h}\nmotion_frames = 1\n" + cases
+        )
+        suites.append(suite)
+    return suites
+
+
+def _iter(path: Path):
+    from svibench.video import iter_frames
+
+    return iter_frames(path)
+
+
 def cmd_run(a: argparse.Namespace) -> None:
-    wdir = Path(a.weights).resolve()
-    os.environ["VBENCH_CACHE_DIR"] = str(wdir / "vbench_cache")
-    os.environ["TORCH_HOME"] = str(wdir / "torch_home")
-    os.environ["SVIBENCH_VERIFY_WEIGHTS"] = "0"
-    # make_dreamsim_weights.py layout (VBench's dreamsim reads it as cwd-relative ./models)
-    os.environ["SVIBENCH_DREAMSIM_DIR"] = str(wdir / "dreamsim_models")
+    import pandas as pd
     import torch
 
     torch.set_num_threads(a.threads)
-    from svibench.metrics.base import ClipInput, FeatureCache
-    from svibench.metrics.registry import FEATURES, METRICS
+    from svibench.config import load_config
+    from svibench.runner import run_suite
+    from svibench.suite import load_suite
 
     ref = {}
     for path in a.vbench_json:
         ref.update(json.load(open(path))["dims"])
-    dims = [d for d in (a.dims or list(ref)) if d in FEATURE_OF and "per_video" in ref.get(d, {})]
-    feats = {}
-    for d in dims:
-        for f in FEATURE_OF[d]:
-            if f not in feats:
-                feats[f] = FEATURES.get(f)(batch_size=a.batch_size)
-                feats[f].load()
-    metrics = {d: METRICS.get(d)() for d in dims}
-    videos = sorted(Path(a.videos).glob("*.mp4"))
-    rows, decode = [], {}
+    dims = [d for d in (a.dims or DIMS) if "per_video" in ref.get(d, {})]
+    videos, wdir = Path(a.videos).resolve(), Path(a.weights).resolve()
     with tempfile.TemporaryDirectory() as tmp:
-        for v in videos:
-            pyav, pyav_fps = decode_pyav(v)
-            vb = vbench_frames(a.vbench_python, v, Path(tmp))
-            decode[v.name] = {
-                k: {
-                    "equal": bool(pyav.shape == vb[k].shape and np.array_equal(pyav, vb[k])),
-                    "max_abs": int(np.abs(pyav.astype(int) - vb[k].astype(int)).max())
-                    if pyav.shape == vb[k].shape
-                    else None,
-                }
-                for k in ("decord", "cv2")
+        tmp = Path(tmp)
+        suites = _project(videos, wdir, tmp, dims)
+        cfg = load_config(tmp / "svibench.toml")
+        t0 = time.perf_counter()
+        frames = []
+        for suite in suites:
+            root = tmp / "results" / suite.stem
+            run_suite(
+                load_suite(suite),
+                cfg,
+                cfg.generators,
+                cfg.metrics,
+                root,
+                threads=a.threads,
+                save_videos=False,
+                show_progress=False,
+            )
+            frames += [pd.read_parquet(p) for p in (root / "rows").glob("*/*.parquet")]
+        wall = time.perf_counter() - t0
+    rows_df = pd.concat(frames)
+    ours = {(r.case, r.metric): r.value for r in rows_df.itertuples()}
+    rows, worst = [], {}
+    for d in dims:
+        for video, theirs in sorted(ref[d]["per_video"].items()):
+            case = Path(video).stem
+            mine = ours.get((case, d))
+            theirs = float(theirs) / (100.0 if d == "imaging_quality" else 1.0)
+            if mine is None:
+                raise SystemExit(f"svibench produced no {d} for {case}")
+            row = {
+                "dim": d,
+                "video": case,
+                "svibench": mine,
+                "vbench": theirs,
+                "abs_diff": abs(mine - theirs),
             }
-            decode[v.name]["fps"] = {"pyav": pyav_fps, "cv2": vb["fps"]}
-            for d in dims:
-                frames = vb["cv2"] if d in CV2_DIMS else vb["decord"]
-                clip = ClipInput(
-                    frames=frames,
-                    reference=vb["decord"][0],
-                    prompt=v.stem,
-                    clip=0,
-                    fps=vb["fps"],
-                    motion_frames=0,
+            tr = ref[d].get("trace", {}).get(video, {})
+            if d == "dynamic_degree" and "max_rad" in tr:
+                row["magnitude_abs_diff"] = abs(
+                    ours[(case, "dynamic_degree_magnitude")] - float(np.mean(tr["max_rad"]))
                 )
-                cache = FeatureCache(clip, {f: feats[f] for f in FEATURE_OF[d]})
-                t = time.perf_counter()
-                ours = metrics[d].compute(clip, cache)
-                secs = time.perf_counter() - t
-                theirs = ref[d]["per_video"][v.name]
-                if d == "imaging_quality":
-                    theirs = theirs / 100.0  # VBench's per-video value is on MUSIQ's raw scale
-                row = {
-                    "dim": d,
-                    "video": v.name,
-                    "svibench": ours[d],
-                    "vbench": float(theirs),
-                    "abs_diff": abs(ours[d] - float(theirs)),
-                    "s": secs,
-                }
-                tr = ref[d].get("trace", {}).get(v.name, {})
-                if d == "dynamic_degree" and "max_rad" in tr:
-                    mine = cache["raft_maxrad"]["max_rad"]
-                    row["max_rad_max_abs_diff"] = float(
-                        np.max(np.abs(np.array(mine) - tr["max_rad"]))
-                    )
-                    row["svibench_magnitude"] = ours["dynamic_degree_magnitude"]
-                if d == "motion_smoothness" and "vfi_score" in tr:
-                    row["vfi_abs_diff"] = abs(float(np.mean(cache["amt_vfi"])) - tr["vfi_score"])
-                rows.append(row)
-                print(
-                    f"{d:24s} {v.name:28s} svibench={ours[d]:.6f} vbench={float(theirs):.6f} "
-                    f"diff={row['abs_diff']:.2e}"
-                    + "".join(
-                        f" {k}={row[k]:.2e}"
-                        for k in ("max_rad_max_abs_diff", "vfi_abs_diff")
-                        if k in row
-                    )
-                )
-    worst = {}
-    for r in rows:
-        worst[r["dim"]] = max(worst.get(r["dim"], 0.0), r["abs_diff"])
-    print("\nworst |svibench - vbench| per dimension (target 1e-4):")
+            rows.append(row)
+            worst[d] = max(worst.get(d, 0.0), row["abs_diff"])
+            extra = (
+                f" magnitude_diff={row['magnitude_abs_diff']:.2e}"
+                if "magnitude_abs_diff" in row
+                else ""
+            )
+            print(
+                f"{d:24s} {case:30s} svibench={mine:.6f} vbench={theirs:.6f} diff={row['abs_diff']:.2e}{extra}"
+            )
+    print(
+        f"\nworst per-clip |svibench - vbench| per dimension (target 1e-4), replay of {len(list(videos.glob('*.mp4')))} mp4 files, {wall:.0f} s:"
+    )
     for d, w in worst.items():
         print(f"  {d:24s} {w:.2e} {'OK' if w <= 1e-4 else 'FAIL'}")
-    print("decoders (PyAV == VBench's):", json.dumps(decode))
     if a.out:
         Path(a.out).write_text(
-            json.dumps({"rows": rows, "worst": worst, "decode": decode}, indent=2)
+            json.dumps(
+                {
+                    "rows": rows,
+                    "worst": worst,
+                    "svibench_wall_s": wall,
+                    "vbench_meta": {
+                        k: v
+                        for k, v in json.load(open(a.vbench_json[0])).get("meta", {}).items()
+                        if k != "kwargs"
+                    },
+                },
+                indent=2,
+                default=str,
+            )
         )
+
+
+def cmd_readers(a: argparse.Namespace) -> None:
+    """svibench.video's per-reader frames vs decord and cv2 of the reference venv, per clip."""
+    from svibench.video import read_decoded
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for v in sorted(Path(a.videos).glob(a.glob)):
+            vb = vbench_frames(a.vbench_python, v, Path(tmp))
+            ours, fps = read_decoded(v)
+            res = {"fps": {"svibench": fps, "cv2": vb["fps"]}}
+            for r in ("decord", "cv2"):
+                x, y = ours[r].astype(int), vb[r].astype(int)
+                if x.shape != y.shape:
+                    res[r] = {"equal": False, "shape": [list(x.shape), list(y.shape)]}
+                    continue
+                d = np.abs(x - y)
+                res[r] = {
+                    "equal": bool(d.max() == 0),
+                    "max_abs": int(d.max()),
+                    "frac_differ": float(np.mean(d > 0)),
+                }
+            out[v.name] = res
+            print(v.name, json.dumps(res))
+    if a.out:
+        Path(a.out).write_text(json.dumps(out, indent=2))
 
 
 def main() -> None:
@@ -292,13 +355,16 @@ def main() -> None:
     r.add_argument("--videos", required=True)
     r.add_argument("--weights", required=True)
     r.add_argument("--vbench-json", required=True, nargs="+")
-    r.add_argument("--vbench-python", default="/tmp/vbref/venv/bin/python")
     r.add_argument("--dims", nargs="*")
-    r.add_argument("--batch-size", type=int, default=None)
     r.add_argument("--threads", type=int, default=2)
     r.add_argument("--out")
+    d = sub.add_parser("readers")
+    d.add_argument("--videos", required=True)
+    d.add_argument("--glob", default="*.mp4")
+    d.add_argument("--vbench-python", default="/work/vbref/venv/bin/python")
+    d.add_argument("--out")
     a = ap.parse_args()
-    {"make": cmd_make, "run": cmd_run}[a.cmd](a)
+    {"make": cmd_make, "run": cmd_run, "readers": cmd_readers}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ Every failure (missing, corrupt, truncated file, no video stream, no frames) rai
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -241,6 +242,19 @@ def to_rgb(frame, reader: str = "decord") -> np.ndarray:
     raise ValueError(f"unknown frame reader {reader!r} (known: {', '.join(READERS)})")
 
 
+def vbench_gap(frame) -> str | None:
+    """Why this frame's format is outside bit-exact VBench parity (docs/metrics.md), or None:
+    the readers' older FFmpeg converts odd-sized 4:2:0 and >8-bit frames differently."""
+    fmt = frame.format
+    depth = max(c.bits for c in fmt.components)
+    if depth > 8:
+        return f"{fmt.name} is {depth}-bit"
+    sub = fmt.name.startswith(("yuv420", "yuvj420", "nv12", "nv21"))
+    if sub and (frame.width % 2 or frame.height % 2):
+        return f"{fmt.name} with an odd size ({frame.width}x{frame.height})"
+    return None
+
+
 def iter_decoded(
     path: str | Path, readers: tuple[str, ...] = READERS
 ) -> Iterator[dict[str, np.ndarray]]:
@@ -259,6 +273,13 @@ def iter_decoded(
         try:
             for frame in container.decode(stream):
                 count += 1
+                if count == 1 and (gap := vbench_gap(frame)):
+                    warnings.warn(
+                        f"{path}: {gap}: decoded, but VBench's readers (older FFmpeg) convert such"
+                        " files differently (docs/metrics.md); re-encode to 8-bit, even-sized"
+                        " yuv420p for exact VBench numbers",
+                        stacklevel=2,
+                    )
                 yield {r: to_rgb(frame, r) for r in readers}
         except _av_errors() as e:
             raise SvibenchError(

@@ -147,3 +147,29 @@ def test_opencv_itself(clips, name):
 def test_unknown_reader_is_an_error(clips):
     with pytest.raises(ValueError, match="unknown frame reader"):
         to_rgb(_frames(clips["h264_plain"])[0], "ffmpeg")
+
+
+def test_known_gaps_warn(tmp_path):
+    """Odd-sized 4:2:0 and 10-bit files are outside bit-exact parity: say so, still decode."""
+    frames = photo(3, 33, 47)
+    path = tmp_path / "odd.webm"
+    with av.open(str(path), "w", format="webm") as c:
+        s = c.add_stream("libvpx-vp9", rate=8)
+        s.width, s.height, s.pix_fmt = 47, 33, "yuv420p"
+        s.options = {"deadline": "realtime", "cpu-used": "8"}
+        for f in frames:
+            for p in s.encode(
+                av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p")
+            ):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    with pytest.warns(UserWarning, match="odd size"):
+        got, _ = read_video(path)
+    assert got.shape == (3, 33, 47, 3)
+
+
+def test_no_warning_on_exact_encodings(clips, recwarn):
+    for path in clips.values():
+        read_decoded(path)
+    assert not [w for w in recwarn if "VBench" in str(w.message)]
