@@ -9,8 +9,10 @@ scores video files: through the ``replay`` generator (dev check, not runtime).
         --i2v-images /work/vbref/pclips/images --dims <the 9 dimensions>
     # 3. svibench on the same mp4 files: replay + run_suite, rows compared per clip
     .venv/bin/python bench/vbench_parity.py run --videos /work/vbref/pclips \
-        --weights /work/vbref/weights --vbench-json /work/vbref/pout/results.json \
-        --out bench/results/vbench_parity_replay.json
+        --weights /work/vbref/weights --scores bench/results/vbench_parity_replay_scores.json
+    .venv/bin/python bench/vbench_parity.py compare \
+        --scores bench/results/vbench_parity_replay_scores.json \
+        --vbench-json /work/vbref/pout/results.json --out bench/results/vbench_parity_replay.json
     # 4. the frames themselves: svibench.video's readers vs decord/cv2 of the reference venv
     .venv/bin/python bench/vbench_parity.py readers --videos /work/vbref/pclips \
         --vbench-python /work/vbref/venv/bin/python --out bench/results/vbench_readers.json
@@ -228,6 +230,7 @@ def _iter(path: Path):
 
 
 def cmd_run(a: argparse.Namespace) -> None:
+    """svibench's scores of every mp4 through replay -> --scores JSON; compared if --vbench-json."""
     import pandas as pd
     import torch
 
@@ -236,10 +239,7 @@ def cmd_run(a: argparse.Namespace) -> None:
     from svibench.runner import run_suite
     from svibench.suite import load_suite
 
-    ref = {}
-    for path in a.vbench_json:
-        ref.update(json.load(open(path))["dims"])
-    dims = [d for d in (a.dims or DIMS) if "per_video" in ref.get(d, {})]
+    dims = a.dims or DIMS
     videos, wdir = Path(a.videos).resolve(), Path(a.weights).resolve()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -261,60 +261,62 @@ def cmd_run(a: argparse.Namespace) -> None:
             )
             frames += [pd.read_parquet(p) for p in (root / "rows").glob("*/*.parquet")]
         wall = time.perf_counter() - t0
-    rows_df = pd.concat(frames)
-    ours = {(r.case, r.metric): r.value for r in rows_df.itertuples()}
-    rows, worst = [], {}
-    for d in dims:
+    scores: dict[str, dict[str, float]] = {}
+    for r in pd.concat(frames).itertuples():
+        scores.setdefault(r.case, {})[r.metric] = float(r.value)
+    Path(a.scores).write_text(json.dumps({"scores": scores, "wall_s": wall}, indent=2))
+    print(f"svibench scored {len(scores)} mp4 files through replay in {wall:.0f} s -> {a.scores}")
+    if a.vbench_json:
+        a.out = a.out or None
+        compare(a.scores, a.vbench_json, a.out)
+
+
+def compare(scores_path: str, vbench_json: list[str], out: str | None) -> None:
+    """Per clip and dimension |svibench - VBench|; worst per dimension and per encoding."""
+    ours = json.loads(Path(scores_path).read_text())["scores"]
+    ref = {}
+    for path in vbench_json:
+        ref.update(json.load(open(path))["dims"])
+    rows, worst, by_enc = [], {}, {}
+    for d in DIMS:
+        if "per_video" not in ref.get(d, {}):
+            continue
         for video, theirs in sorted(ref[d]["per_video"].items()):
             case = Path(video).stem
-            mine = ours.get((case, d))
-            theirs = float(theirs) / (100.0 if d == "imaging_quality" else 1.0)
-            if mine is None:
+            if d not in ours.get(case, {}):
                 raise SystemExit(f"svibench produced no {d} for {case}")
-            row = {
-                "dim": d,
-                "video": case,
-                "svibench": mine,
-                "vbench": theirs,
-                "abs_diff": abs(mine - theirs),
-            }
+            mine = ours[case][d]
+            theirs = float(theirs) / (100.0 if d == "imaging_quality" else 1.0)
+            row = {"dim": d, "video": case, "svibench": mine, "vbench": theirs}
+            row["abs_diff"] = abs(mine - theirs)
             tr = ref[d].get("trace", {}).get(video, {})
             if d == "dynamic_degree" and "max_rad" in tr:
-                row["magnitude_abs_diff"] = abs(
-                    ours[(case, "dynamic_degree_magnitude")] - float(np.mean(tr["max_rad"]))
-                )
+                mag = ours[case]["dynamic_degree_magnitude"]
+                row["magnitude_abs_diff"] = abs(mag - float(np.mean(tr["max_rad"])))
             rows.append(row)
             worst[d] = max(worst.get(d, 0.0), row["abs_diff"])
-            extra = (
-                f" magnitude_diff={row['magnitude_abs_diff']:.2e}"
-                if "magnitude_abs_diff" in row
-                else ""
+            enc = by_enc.setdefault(case, {})
+            enc[d] = row["abs_diff"]
+            extra = f" magnitude_diff={row.get('magnitude_abs_diff', 0):.2e}" * (
+                d == "dynamic_degree"
             )
             print(
-                f"{d:24s} {case:30s} svibench={mine:.6f} vbench={theirs:.6f} diff={row['abs_diff']:.2e}{extra}"
+                f"{d:24s} {case:30s} svibench={mine:.6f} vbench={theirs:.6f} "
+                f"diff={row['abs_diff']:.2e}{extra}"
             )
     print(
-        f"\nworst per-clip |svibench - vbench| per dimension (target 1e-4), replay of {len(list(videos.glob('*.mp4')))} mp4 files, {wall:.0f} s:"
+        "\nworst per-clip |svibench - vbench| per dimension (target 1e-4; dynamic_degree: flags):"
     )
     for d, w in worst.items():
         print(f"  {d:24s} {w:.2e} {'OK' if w <= 1e-4 else 'FAIL'}")
-    if a.out:
-        Path(a.out).write_text(
-            json.dumps(
-                {
-                    "rows": rows,
-                    "worst": worst,
-                    "svibench_wall_s": wall,
-                    "vbench_meta": {
-                        k: v
-                        for k, v in json.load(open(a.vbench_json[0])).get("meta", {}).items()
-                        if k != "kwargs"
-                    },
-                },
-                indent=2,
-                default=str,
-            )
+    if out:
+        Path(out).write_text(
+            json.dumps({"rows": rows, "worst": worst, "per_clip": by_enc}, indent=2)
         )
+
+
+def cmd_compare(a: argparse.Namespace) -> None:
+    compare(a.scores, a.vbench_json, a.out)
 
 
 def cmd_readers(a: argparse.Namespace) -> None:
@@ -354,17 +356,22 @@ def main() -> None:
     r = sub.add_parser("run")
     r.add_argument("--videos", required=True)
     r.add_argument("--weights", required=True)
-    r.add_argument("--vbench-json", required=True, nargs="+")
+    r.add_argument("--vbench-json", nargs="+")
+    r.add_argument("--scores", required=True, help="where svibench's scores are written")
     r.add_argument("--dims", nargs="*")
     r.add_argument("--threads", type=int, default=2)
     r.add_argument("--out")
+    c = sub.add_parser("compare")
+    c.add_argument("--scores", required=True)
+    c.add_argument("--vbench-json", required=True, nargs="+")
+    c.add_argument("--out")
     d = sub.add_parser("readers")
     d.add_argument("--videos", required=True)
     d.add_argument("--glob", default="*.mp4")
     d.add_argument("--vbench-python", default="/work/vbref/venv/bin/python")
     d.add_argument("--out")
     a = ap.parse_args()
-    {"make": cmd_make, "run": cmd_run, "readers": cmd_readers}[a.cmd](a)
+    {"make": cmd_make, "run": cmd_run, "compare": cmd_compare, "readers": cmd_readers}[a.cmd](a)
 
 
 if __name__ == "__main__":

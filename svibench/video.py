@@ -251,7 +251,7 @@ def vbench_gap(frame) -> str | None:
         return f"{fmt.name} is {depth}-bit"
     sub = fmt.name.startswith(("yuv420", "yuvj420", "nv12", "nv21"))
     if sub and (frame.width % 2 or frame.height % 2):
-        return f"{fmt.name} with an odd size ({frame.width}x{frame.height})"
+        return f"{fmt.name} with an odd size ({frame.height}x{frame.width}, HxW)"
     return None
 
 
