@@ -13,22 +13,24 @@ import typer
 
 from svibench.errors import MissingWeightsError
 
-_WHERE = """Where weights are looked for (first hit wins; `list` prints every path tried):
-
-1. svibench.toml [paths.weights] NAME = "file" (or { path = "...", sha256 = "..." });
-
-2. the folder [paths] weights = "DIR", then $SVIBENCH_WEIGHTS_DIR;
-
-3. caches derived from ONE setting, the VBench cache V = [paths] vbench_cache
-(else $VBENCH_CACHE_DIR, else ~/.cache/vbench): V in VBench's layout; torch hub
-<torch home>/hub/checkpoints and /hub/pyiqa for [paths] torch_home (else $TORCH_HOME,
-else ~/.cache/torch), V/../torch_home and V/../torch; DreamSim: [paths] dreamsim_cache
-(else $SVIBENCH_DREAMSIM_DIR), V/dreamsim_models, V/../dreamsim_models; ~/.cache/clip;
-$HF_HUB_CACHE.
-
-Hashes: the published sha256, or [paths] weights_manifest = "W/MANIFEST.json" for files
-that are not the published ones (e.g. the seeded weights of shared/tools/vbench_ref).
-Relative paths in svibench.toml are relative to that file, never to the working folder."""
+# one paragraph per item (rich reflows lines); "\\[" keeps TOML tables out of rich markup
+_WHERE = "\n\n".join(
+    [
+        "Where weights are looked for (first hit wins; `list` prints every path tried):",
+        '1. svibench.toml \\[paths.weights] NAME = "file" (or { path = "...", sha256 = "..." }).',
+        '2. The folder \\[paths] weights = "DIR", then $SVIBENCH_WEIGHTS_DIR.',
+        "3. Caches derived from ONE setting, the VBench cache V = \\[paths] vbench_cache (else"
+        " $VBENCH_CACHE_DIR, else ~/.cache/vbench): V in VBench's layout; the torch hub"
+        " (<home>/hub/checkpoints, <home>/hub/pyiqa) of \\[paths] torch_home (else $TORCH_HOME,"
+        " else ~/.cache/torch), of V/../torch_home and of V/../torch; DreamSim: \\[paths]"
+        " dreamsim_cache (else $SVIBENCH_DREAMSIM_DIR), V/dreamsim_models, V/../dreamsim_models;"
+        " then ~/.cache/clip and $HF_HUB_CACHE.",
+        'Hashes: the published sha256, or \\[paths] weights_manifest = "W/MANIFEST.json" for'
+        " files that are not the published ones (e.g. the seeded weights of"
+        " shared/tools/vbench_ref). Relative paths in svibench.toml are relative to that file,"
+        " never to the working folder.",
+    ]
+)
 
 app = typer.Typer(
     help="Model weights: where they are looked for, check them, fetch them.\n\n" + _WHERE
