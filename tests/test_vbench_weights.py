@@ -98,6 +98,20 @@ def test_documented_table_form_loads_and_bad_entries_exit_2(caches):
             _cfg(caches, body)
 
 
+def test_shipped_config_takes_the_documented_table(caches):
+    """Bug (issue 15): the shipped `[paths] weights = ""` clashed with `[paths.weights]`."""
+    from pathlib import Path
+
+    from svibench.config import load_config
+
+    shipped = (Path(__file__).resolve().parents[1] / "svibench.toml").read_text()
+    f = _touch(caches / "m" / "amt-s.pth")
+    table = f'[paths.weights]\namt_s = "{f}"\n[paths.datasets]'
+    (caches / "svibench.toml").write_text(shipped.replace("[paths.datasets]", table, 1))
+    cfg = load_config(caches / "svibench.toml")
+    assert cfg.weight_paths.files == {"amt_s": f} and resolve("amt_s").path == f
+
+
 def test_resolve_follows_the_loaded_config_not_the_cwd(caches, tmp_path_factory):
     """Bug (issue 15): resolve() re-read ./svibench.toml and ignored --config."""
     from svibench.commands.weights import app
