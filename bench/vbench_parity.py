@@ -326,10 +326,35 @@ def compare(scores_path: str, vbench_json: list[str], out: str | None) -> None:
     )
     for d, w in worst.items():
         print(f"  {d:24s} {w:.2e} {'OK' if w <= 1e-4 else 'FAIL'}")
+    print("\n" + markdown_table(rows))
     if out:
         Path(out).write_text(
             json.dumps({"rows": rows, "worst": worst, "per_clip": by_enc}, indent=2)
         )
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """|svibench - VBench| per dimension (rows) and clip = encoding (columns), worst last."""
+    clips = sorted({r["video"] for r in rows})
+    dims = list(dict.fromkeys(r["dim"] for r in rows))
+    cell = {(r["dim"], r["video"]): r for r in rows}
+
+    def fmt(r: dict | None) -> str:
+        if r is None:
+            return "–"
+        if r["dim"] == "dynamic_degree":
+            same = "flag =" if r["abs_diff"] == 0 else "**flag ≠**"
+            return f"{same}, mag {r.get('magnitude_abs_diff', float('nan')):.1e}"
+        return f"{r['abs_diff']:.1e}"
+
+    head = "| dimension | " + " | ".join(clips) + " | worst |"
+    lines = [head, "|" + "---|" * (len(clips) + 2)]
+    for d in dims:
+        worst = max(cell[(d, c)]["abs_diff"] for c in clips if (d, c) in cell)
+        lines.append(
+            f"| {d} | " + " | ".join(fmt(cell.get((d, c))) for c in clips) + f" | {worst:.1e} |"
+        )
+    return "\n".join(lines)
 
 
 def cmd_compare(a: argparse.Namespace) -> None:
