@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -30,12 +29,20 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from vbench_parity import FEATURE_OF, decode_pyav  # noqa: E402
+from vbench_parity import FEATURE_OF  # noqa: E402
+
+
+def decode_svibench(path: Path) -> tuple:
+    """Each VBench reader's frames from one PyAV decode, as replay decodes (svibench.video)."""
+    from svibench.video import read_decoded
+
+    return read_decoded(path)
 
 
 def decode_cv2(path: Path) -> tuple:
-    """cv2 decode (VBench's own reader for dynamic_degree/motion_smoothness; byte-equal to
-    PyAV and decord on our test videos, see vbench_parity.py). For machines without PyAV."""
+    """For machines without PyAV: the machine's cv2 for every reader (VBench's cv2 4.11 and
+    decord give the same frames as each other on untagged 8-bit files such as the device's
+    test videos; bench/vbench_parity.py readers checks a file set)."""
     import cv2
     import numpy as np
 
@@ -48,7 +55,8 @@ def decode_cv2(path: Path) -> tuple:
             break
         frames.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
     cap.release()
-    return np.stack(frames), float(fps)
+    frames = np.stack(frames)
+    return {"decord": frames, "cv2": frames}, float(fps)
 
 
 DIMS = [
@@ -133,11 +141,18 @@ def main() -> None:
             ],
             check=True,
         )
-    os.environ["VBENCH_CACHE_DIR"] = str(wdir / "vbench_cache")
-    os.environ["TORCH_HOME"] = str(wdir / "torch_home")
-    os.environ["SVIBENCH_VERIFY_WEIGHTS"] = "0"
-    # make_dreamsim_weights.py layout (i2v_background)
-    os.environ["SVIBENCH_DREAMSIM_DIR"] = str(wdir / "dreamsim_models")
+    # one location setting (torch hub + DreamSim folders derive from it) and the seeded
+    # weights' own manifest: hash checks stay on
+    from svibench.weights import WeightPaths, use_paths
+
+    manifest = wdir / "MANIFEST.json"
+    use_paths(
+        WeightPaths(
+            vbench_cache=wdir / "vbench_cache",
+            manifest=manifest if manifest.is_file() else None,
+            origin="bench/metrics_vs_vbench.py",
+        )
+    )
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -159,7 +174,7 @@ def main() -> None:
         f.load()
     load_s = time.perf_counter() - t0
     metrics = {d: METRICS.get(d)() for d in a.dims}
-    decode = decode_pyav if a.decoder == "pyav" else decode_cv2
+    decode = decode_svibench if a.decoder == "pyav" else decode_cv2
     values: dict[str, dict[str, float]] = {d: {} for d in a.dims}
     feat_s = dict.fromkeys(need, 0.0)
     flops = dict.fromkeys(need, 0)
@@ -168,9 +183,10 @@ def main() -> None:
     t_pass = time.perf_counter()
     for v in videos:
         t = time.perf_counter()
-        frames, fps = decode(v)
+        decoded, fps = decode(v)
+        frames = decoded["decord"]
         decode_s += time.perf_counter() - t
-        clip = ClipInput(frames, frames[0], v.stem, 0, fps, 0)
+        clip = ClipInput(frames, frames[0], v.stem, 0, fps, 0, decoded=decoded)
         cache = FeatureCache(clip, feats)
         for f in need:  # time each backbone on its own
             t = time.perf_counter()
@@ -198,8 +214,9 @@ def main() -> None:
         fast = torch.backends.mha.get_fastpath_enabled()
         torch.backends.mha.set_fastpath_enabled(False)
         for v in videos:
-            frames, fps = decode(v)
-            clip = ClipInput(frames, frames[0], v.stem, 0, fps, 0)
+            decoded, fps = decode(v)
+            frames = decoded["decord"]
+            clip = ClipInput(frames, frames[0], v.stem, 0, fps, 0, decoded=decoded)
             for f in need:
                 with FlopCounterMode(display=False) as fc:
                     feats[f](clip)

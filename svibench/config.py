@@ -13,12 +13,21 @@ from typing import Any
 
 from svibench.errors import ConfigError
 from svibench.tomlcheck import check_keys, read_toml
+from svibench.weights import CATALOGUE, WeightPaths, use_paths
 
 DEFAULT_CONFIG = "svibench.toml"
 DEVICES = ("cpu", "cuda", "auto")
 _TOP = {"run", "paths", "metric_sets", "generators", "ablate", "check", "executor"}
 _RUN = {"results", "device", "threads", "generators", "metrics", "batch_size", "save_videos"}
-_PATHS = {"weights", "datasets", "cache"}
+_PATHS = {
+    "weights",
+    "datasets",
+    "cache",
+    "vbench_cache",
+    "torch_home",
+    "dreamsim_cache",
+    "weights_manifest",
+}
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,7 @@ class Config:
     batch_size: int | None = None  # None: each backbone's tuned default per device
     save_videos: bool = True
     weights_dir: Path | None = None
+    weight_paths: WeightPaths = field(default_factory=WeightPaths)
     datasets: dict[str, str] = field(default_factory=dict)
     metric_sets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     generator_tables: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -158,8 +168,9 @@ def load_config(path: str | Path | None = None) -> Config:
 
     datasets = _expect(paths.get("datasets", {}), dict, f"{where} [paths].datasets", "a table")
     datasets = {k: str(base / v) for k, v in datasets.items() if v}
-    weights = paths.get("weights") or None
-    return Config(
+    weight_paths = _weight_paths(paths, base, where)
+    use_paths(weight_paths)  # every weights lookup of this process reads this file's [paths]
+    cfg = Config(
         path=path,
         results=results,
         device=device,
@@ -168,7 +179,8 @@ def load_config(path: str | Path | None = None) -> Config:
         metrics=metrics,
         batch_size=batch,
         save_videos=save_videos,
-        weights_dir=(base / weights) if weights else None,
+        weights_dir=weight_paths.folder,
+        weight_paths=weight_paths,
         datasets=datasets,
         metric_sets=metric_sets,
         generator_tables=tables,
@@ -176,6 +188,77 @@ def load_config(path: str | Path | None = None) -> Config:
             **{k: raw[k] for k in ("ablate", "check") if k in raw},
             "executor": executor_table(raw.get("executor", {}), f"{where} [executor]"),
         },
+    )
+    return cfg
+
+
+_FILE_KEYS = {"path", "sha256", "format"}
+
+
+def _weight_file(value: Any, base: Path, where: str) -> Any:
+    """One ``[paths.weights] NAME = "file"`` or ``{ path, sha256, format }`` entry."""
+    if isinstance(value, str) and value:
+        return base / Path(value).expanduser()
+    if isinstance(value, dict):
+        check_keys(value, _FILE_KEYS, where)
+        path = _expect(value.get("path"), str, f"{where}.path", "a file path")
+        sha = value.get("sha256")
+        if sha is not None and (
+            not isinstance(sha, str)
+            or len(sha) != 64
+            or not all(c in "0123456789abcdef" for c in sha.lower())
+        ):
+            raise ConfigError(f"{where}.sha256: expected 64 hex digits, got {sha!r}")
+        out = {"path": base / Path(path).expanduser()}
+        if sha is not None:
+            out["sha256"] = sha.lower()
+        if "format" in value:
+            out["format"] = _expect(value["format"], str, f"{where}.format", "a format name")
+        return out
+    raise ConfigError(
+        f'{where}: expected a file path or {{ path = "...", sha256 = "..." }}, got {value!r}'
+    )
+
+
+def _weight_paths(paths: dict[str, Any], base: Path, where: str) -> WeightPaths:
+    """``[paths]`` weights settings; relative paths are relative to the config file.
+
+    ``weights`` is either a folder (``weights = "DIR"``, searched first) or a table
+    ``[paths.weights]`` of catalogue names (``NAME = "file"`` / ``{ path, sha256 }``) plus an
+    optional ``dir = "DIR"``; an empty string means unset.
+    """
+
+    def folder(key: str) -> Path | None:
+        v = _expect(paths.get(key, ""), str, f"{where} [paths].{key}", "a folder path")
+        return base / Path(v).expanduser() if v else None
+
+    weights = paths.get("weights", "")
+    files: dict[str, Any] = {}
+    flat: Path | None = None
+    if isinstance(weights, dict):
+        for name, value in weights.items():
+            w = f"{where} [paths.weights].{name}"
+            if name == "dir":
+                v = _expect(value, str, w, "a folder path")
+                flat = base / Path(v).expanduser() if v else None
+                continue
+            if name not in CATALOGUE:
+                raise ConfigError(
+                    f"{w}: unknown weights name (known: dir, {', '.join(sorted(CATALOGUE))})"
+                )
+            files[name] = _weight_file(value, base, w)
+    else:
+        flat = folder("weights")
+    manifest = paths.get("weights_manifest", "")
+    manifest = _expect(manifest, str, f"{where} [paths].weights_manifest", "a file path")
+    return WeightPaths(
+        files=files,
+        folder=flat,
+        vbench_cache=folder("vbench_cache"),
+        torch_home=folder("torch_home"),
+        dreamsim_cache=folder("dreamsim_cache"),
+        manifest=base / Path(manifest).expanduser() if manifest else None,
+        origin=where,
     )
 
 

@@ -27,6 +27,7 @@ from svibench.metrics.base import ClipInput, FeatureCache, Metric
 from svibench.metrics.registry import FEATURES, METRICS
 from svibench.store import ROW_COLUMNS, RunStore
 from svibench.suite import Case, Suite, load_reference_image
+from svibench.weights import preload
 
 TAIL_KEY = "__runner_tail__"  # the previous clip's last frames, for seam metrics
 
@@ -207,8 +208,7 @@ def run_suite(
         f: FEATURES.get(f, where="metric features")(device=device, batch_size=config.batch_size)
         for f in feature_names
     }
-    for ex in extractors.values():
-        ex.load()
+    preload(extractors)  # every weight checked and loaded before the first clip is generated
     set_threads(threads)
     writer = f"{time.strftime('%Y%m%dT%H%M%S')}-{socket.gethostname()}-{os.getpid()}"
     store.log(
@@ -379,6 +379,8 @@ def _run_case(
                 motion_frames=m,
                 previous_tail=tail,
                 ground_truth=truth(k) if truth else None,
+                # replay: the frames as each of VBench's readers decodes the file
+                decoded=getattr(session, "decoded_frames", lambda: None)(),
             )
             rows = [
                 (suite.name, gname, case.id, k, seed, col, val)

@@ -11,6 +11,26 @@ Encoding choices:
 * ``lossless=True``: ``libx264rgb`` at ``qp 0`` stores RGB losslessly, so reading the file back
   gives the very frames written (replaying our own outputs is then exact).
 
+Decoding gives the frames exactly as VBench 0.1.5's two readers give them (``READERS``),
+converted from one decode of each frame (``iter_decoded``):
+
+* ``"decord"`` (``vbench.utils.load_video``: subject/background consistency, aesthetic and
+  imaging quality, i2v_*): decord 0.6.0 converts through an FFmpeg filter graph, which takes
+  the YCbCr matrix and range from the frame's tags (BT.601 limited when untagged) and
+  swscale's default bilinear chroma. This is also PyAV's plain ``to_ndarray("rgb24")``, the
+  frames every other svibench metric reads (``frames``).
+* ``"cv2"`` (``cv2.VideoCapture``: temporal_flickering, dynamic_degree, motion_smoothness):
+  OpenCV 4.11 calls ``sws_getCachedContext(..., SWS_BICUBIC)`` without colour details, so it
+  always converts with BT.601 at limited range (full for the ``yuvj*`` formats) whatever the
+  tags say.
+
+Measured bit-identical to decord 0.6.0 and opencv-python 4.11.0.86 (VBench's pins) on H.264
+yuv420p/yuv422p/yuv444p (untagged, BT.601, BT.709, BT.2020 tags, limited and full range),
+libx264rgb, MPEG-4 part 2 and VP9 (tagged, full range), 8/16/24 fps: ``tests/test_video.py``
+and docs/metrics.md. Known exceptions, where the readers' older FFmpeg differs:
+odd-sized 4:2:0 (VP9 251x373: decord differs by up to 15 levels, cv2 matches), 10-bit input
+(up to 17-18 levels), and one MPEG-4 clip with a 3x3 block off by 1 level (a decoder change).
+
 Writes are atomic (svibench.atomic: a temporary file in the destination folder, then a rename). A killed
 process never leaves a half-written mp4 under the final name.
 
@@ -20,6 +40,7 @@ Every failure (missing, corrupt, truncated file, no video stream, no frames) rai
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -31,7 +52,9 @@ from svibench.atomic import atomic_write
 from svibench.errors import SvibenchError
 
 __all__ = [
+    "READERS",
     "VideoInfo",
+    "iter_decoded",
     "iter_frames",
     "probe_video",
     "read_frames_file",
@@ -181,6 +204,8 @@ def _open(path: Path):
 
 
 def _fps(stream) -> float:
+    # avg_frame_rate first, as cv2.CAP_PROP_FPS (opencv cap_ffmpeg_impl.hpp get_fps), which
+    # is the fps VBench's dynamic_degree strides by
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     return float(rate) if rate else 0.0
 
@@ -198,37 +223,64 @@ def probe_video(path: str | Path) -> VideoInfo:
         container.close()
 
 
-_REPACK = ("yuv420p", "yuv444p")
+READERS = ("decord", "cv2")  # VBench 0.1.5's frame readers
 
 
-def _to_rgb(frame, flags) -> np.ndarray:
-    av = _av()
-    if frame.format.name in _REPACK:
-        # Measured: swscale converts decoder-owned frames (padded lines) less accurately than a
-        # packed copy (mean error 3.5 vs 0.6 levels on the same yuv420p data), so repack first,
-        # keeping the colour tags.
-        packed = av.VideoFrame.from_ndarray(frame.to_ndarray(), format=frame.format.name)
-        packed.colorspace, packed.color_range = frame.colorspace, frame.color_range
-        frame = packed
-    return frame.reformat(format="rgb24", interpolation=flags).to_ndarray()
+def to_rgb(frame, reader: str = "decord") -> np.ndarray:
+    """One decoded PyAV frame as uint8 RGB, converted as VBench's ``reader`` converts it."""
+    if reader == "decord":
+        # decord video_reader.cc: FFmpeg filter graph to rgb24; vf_scale's in_color_matrix
+        # "auto" and the frame's range, i.e. the frame's own tags (BT.601 when untagged)
+        return frame.reformat(format="rgb24").to_ndarray()
+    if reader == "cv2":
+        # opencv cap_ffmpeg_impl.hpp retrieveFrame: sws_getCachedContext(.., AV_PIX_FMT_BGR24,
+        # SWS_BICUBIC, ..) and no sws_setColorspaceDetails: swscale's BT.601 limited default
+        # (yuvj* stay full); BGR -> RGB is exact (vbench/dynamic_degree.py, motion_smoothness.py)
+        return frame.reformat(
+            format="rgb24", src_colorspace="ITU601", src_color_range="MPEG", interpolation="BICUBIC"
+        ).to_ndarray()
+    raise ValueError(f"unknown frame reader {reader!r} (known: {', '.join(READERS)})")
 
 
-def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
-    """Decode frames one at a time (uint8 RGB ``(H, W, 3)``); memory does not grow with length.
+def vbench_gap(frame) -> str | None:
+    """Why this frame's format is outside bit-exact VBench parity (docs/metrics.md), or None:
+    the readers' older FFmpeg converts odd-sized 4:2:0 and >8-bit frames differently."""
+    fmt = frame.format
+    depth = max(c.bits for c in fmt.components)
+    if depth > 8:
+        return f"{fmt.name} is {depth}-bit"
+    sub = fmt.name.startswith(("yuv420", "yuvj420", "nv12", "nv21"))
+    if sub and (frame.width % 2 or frame.height % 2):
+        return f"{fmt.name} with an odd size ({frame.height}x{frame.width}, HxW)"
+    return None
 
-    Raises SvibenchError if the file cannot be opened or decoding fails midway (truncated or
-    corrupt data). The container is closed when the iterator is exhausted or closed.
+
+def iter_decoded(
+    path: str | Path, readers: tuple[str, ...] = READERS
+) -> Iterator[dict[str, np.ndarray]]:
+    """Decode once, convert each frame for every reader: ``{reader: uint8 RGB (H, W, 3)}``.
+
+    Memory does not grow with length. Raises SvibenchError if the file cannot be opened or
+    decoding fails midway (truncated or corrupt data). The container is closed when the
+    iterator is exhausted or closed.
     """
     path = Path(path)
     container = _open(path)
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        count, flags = 0, _sws_flags()
+        count = 0
         try:
             for frame in container.decode(stream):
                 count += 1
-                yield _to_rgb(frame, flags)
+                if count == 1 and (gap := vbench_gap(frame)):
+                    warnings.warn(
+                        f"{path}: {gap}: decoded, but VBench's readers (older FFmpeg) convert such"
+                        " files differently (docs/metrics.md); re-encode to 8-bit, even-sized"
+                        " yuv420p for exact VBench numbers",
+                        stacklevel=2,
+                    )
+                yield {r: to_rgb(frame, r) for r in readers}
         except _av_errors() as e:
             raise SvibenchError(
                 f"{path}: decoding failed after {count} frames, corrupt or truncated ({_one_line(e)})"
@@ -244,12 +296,33 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
         container.close()
 
 
-def read_video(path: str | Path) -> tuple[np.ndarray, float]:
+def iter_frames(path: str | Path, reader: str = "decord") -> Iterator[np.ndarray]:
+    """Decode frames one at a time (uint8 RGB ``(H, W, 3)``) as ``reader`` gives them."""
+    it = iter_decoded(path, (reader,))
+    try:
+        for d in it:
+            yield d[reader]
+    finally:
+        it.close()
+
+
+def read_video(path: str | Path, reader: str = "decord") -> tuple[np.ndarray, float]:
     """All frames of a video as uint8 RGB ``(T, H, W, 3)`` plus its frame rate."""
     path = Path(path)
     fps = probe_video(path).fps
-    frames = list(iter_frames(path))
+    frames = list(iter_frames(path, reader))
     return np.stack(frames), fps
+
+
+def read_decoded(path: str | Path) -> tuple[dict[str, np.ndarray], float]:
+    """Every reader's frames of a video from one decode, plus its frame rate."""
+    path = Path(path)
+    fps = probe_video(path).fps
+    per: dict[str, list[np.ndarray]] = {r: [] for r in READERS}
+    for d in iter_decoded(path):
+        for r, f in d.items():
+            per[r].append(f)
+    return {r: np.stack(f) for r, f in per.items()}, fps
 
 
 def read_frames_file(path: str | Path) -> np.ndarray:

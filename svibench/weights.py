@@ -1,64 +1,129 @@
 """Offline weight catalogue: which file each backbone needs, where it is looked for, how to
 check it and where to obtain it. Nothing here downloads except ``fetch`` (user-invoked).
 
-Search order for a catalogue entry ``NAME`` (first hit wins):
+Where files are looked for comes from ``[paths]`` of the loaded ``svibench.toml``
+(``WeightPaths``; ``load_config`` makes it the process's lookup, so ``--config`` is honoured),
+then from the environment. For a catalogue entry ``NAME`` (first hit wins):
 
-1. ``svibench.toml`` ``[paths.weights]`` table: ``NAME = "/path/file"`` or
-   ``NAME = { path = "/path/file", sha256 = "..." }`` (a pinned hash overrides the catalogue's);
-   or ``[paths] weights = "DIR"``: ``DIR/<filename>`` (one flat folder);
-2. ``$SVIBENCH_WEIGHTS_DIR/<filename>`` (one flat folder, handy on clusters);
-3. the entry's standard caches, in the order listed: VBench's cache (``$VBENCH_CACHE_DIR`` or
-   ``~/.cache/vbench``, so VBench users reuse their downloads), the torch hub dir
-   (``$TORCH_HOME/hub/checkpoints``), pyiqa's dir (``$TORCH_HOME/hub/pyiqa``), OpenAI CLIP's
-   ``~/.cache/clip``, the Hugging Face hub cache (``$HF_HUB_CACHE``) and DreamSim's cache
-   (``$SVIBENCH_DREAMSIM_DIR``, else ``./models``: the cwd-relative ``cache_dir`` default of
-   ``dreamsim(pretrained=True)``, which is what VBench-I2V's i2v_background uses).
+1. ``[paths.weights] NAME = "/path/file"`` or ``NAME = { path = "...", sha256 = "..." }``
+   (a pinned hash overrides the catalogue's);
+2. the flat folder ``[paths] weights = "DIR"`` (or ``dir = "DIR"`` inside ``[paths.weights]``),
+   then ``$SVIBENCH_WEIGHTS_DIR``: ``DIR/<filename>``;
+3. the entry's standard caches, in the order listed, each derived from ONE setting, the VBench
+   cache ``V`` (``[paths] vbench_cache``, else ``$VBENCH_CACHE_DIR``, else ``~/.cache/vbench``:
+   VBench's own ``CACHE_DIR``, so VBench users reuse their downloads):
+   * ``vbench``: ``V`` itself, in VBench's layout (``clip_model/``, ``raft_model/``...);
+   * ``torch_hub`` / ``pyiqa``: ``<torch home>/hub/checkpoints`` / ``<torch home>/hub/pyiqa``
+     for the torch home ``[paths] torch_home``, else ``$TORCH_HOME``, else
+     ``~/.cache/torch``; then the torch homes beside ``V``: ``V/../torch_home`` (the layout of
+     ``shared/tools/vbench_ref``) and ``V/../torch`` (``~/.cache/torch`` beside
+     ``~/.cache/vbench``);
+   * ``dreamsim``: ``[paths] dreamsim_cache``, else ``$SVIBENCH_DREAMSIM_DIR``; then
+     ``V/dreamsim_models`` and ``V/../dreamsim_models``. Never the working directory
+     (``dreamsim(pretrained=True)``'s own default ``./models`` is cwd-relative: point
+     ``dreamsim_cache`` at that folder);
+   * ``clip``: OpenAI CLIP's ``~/.cache/clip``; ``hf_hub``: ``$HF_HUB_CACHE``.
 
-A file that is absent, or whose sha256 differs from the expected one (full digest where it is
-known, else the 8-hex prefix torch-hub style names carry), raises ``MissingWeightsError``
-naming the file and the fix. ``SVIBENCH_VERIFY_WEIGHTS=0`` skips hashing (e.g. for the seeded
-random weights of the VBench parity check, which are not the published files).
+Relative paths in ``svibench.toml`` are relative to that file. ``svibench weights list`` prints
+every location tried. A file that is absent, or whose sha256 differs from the expected one (full
+digest where known, else the 8-hex prefix torch-hub style names carry), raises
+``MissingWeightsError`` naming the file and the fix. Files that are not the published ones
+(e.g. the seeded random weights of the VBench parity check) are verified against their own
+manifest instead, ``[paths] weights_manifest = "W/MANIFEST.json"`` (``{"files": {key: {"path":
+relative to the manifest, "sha256": ...}}}``, as ``shared/tools/vbench_ref`` writes it): a
+file listed there must have that digest. ``SVIBENCH_VERIFY_WEIGHTS=0`` still skips hashing.
 """
 
 from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from svibench.errors import ConfigError, MissingWeightsError
 
-# root kinds -> directory
 _ROOTS = ("vbench", "torch_hub", "pyiqa", "clip", "hf_hub", "dreamsim")
 
 
-def _torch_home() -> Path:
-    default = Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "torch"
-    return Path(os.environ.get("TORCH_HOME", default)).expanduser()
+@dataclass(frozen=True)
+class WeightPaths:
+    """Where weights are looked for: ``[paths]`` of svibench.toml, absolute paths."""
+
+    files: Mapping[str, Any] = field(default_factory=dict)  # [paths.weights] NAME = ...
+    folder: Path | None = None  # [paths] weights = "DIR"
+    vbench_cache: Path | None = None
+    torch_home: Path | None = None
+    dreamsim_cache: Path | None = None
+    manifest: Path | None = None  # [paths] weights_manifest
+    origin: str = "svibench.toml"  # the file these came from, for messages
 
 
-def root_dir(kind: str) -> Path:
-    """The directory a root kind stands for, honouring the usual environment variables."""
-    if kind == "vbench":  # vbench/utils.py CACHE_DIR
-        return Path(os.environ.get("VBENCH_CACHE_DIR", "~/.cache/vbench")).expanduser()
-    if kind == "torch_hub":
-        return _torch_home() / "hub" / "checkpoints"
-    if kind == "pyiqa":  # pyiqa/utils/download_util.py DEFAULT_CACHE_DIR
-        return _torch_home() / "hub" / "pyiqa"
-    if kind == "clip":  # openai-clip clip.load default download_root
-        return Path("~/.cache/clip").expanduser()
-    if kind == "hf_hub":
+_ACTIVE = WeightPaths(origin="defaults")
+
+
+def use_paths(paths: WeightPaths) -> None:
+    """Make ``paths`` the lookup of this process (``load_config`` calls it)."""
+    global _ACTIVE
+    _ACTIVE = paths
+
+
+def active_paths() -> WeightPaths:
+    return _ACTIVE
+
+
+def _env_path(var: str) -> Path | None:
+    v = os.environ.get(var)
+    return Path(v).expanduser() if v else None
+
+
+def vbench_cache_dir(paths: WeightPaths | None = None) -> Path:
+    """VBench's CACHE_DIR (vbench/utils.py): [paths] vbench_cache, $VBENCH_CACHE_DIR, default."""
+    p = paths or _ACTIVE
+    return p.vbench_cache or _env_path("VBENCH_CACHE_DIR") or Path("~/.cache/vbench").expanduser()
+
+
+def _torch_homes(p: WeightPaths) -> list[Path]:
+    xdg = Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser()
+    first = p.torch_home or _env_path("TORCH_HOME") or xdg / "torch"
+    v = vbench_cache_dir(p)
+    return [first, v.parent / "torch_home", v.parent / "torch"]
+
+
+def root_dirs(kind: str, paths: WeightPaths | None = None) -> list[Path]:
+    """Every directory a root kind stands for, in search order (duplicates removed)."""
+    p = paths or _ACTIVE
+    v = vbench_cache_dir(p)
+    if kind == "vbench":
+        dirs = [v]
+    elif kind == "torch_hub":
+        dirs = [h / "hub" / "checkpoints" for h in _torch_homes(p)]
+    elif kind == "pyiqa":  # pyiqa/utils/download_util.py DEFAULT_CACHE_DIR
+        dirs = [h / "hub" / "pyiqa" for h in _torch_homes(p)]
+    elif kind == "clip":  # openai-clip clip.load default download_root
+        dirs = [Path("~/.cache/clip").expanduser()]
+    elif kind == "hf_hub":
         hf_home = Path(os.environ.get("HF_HOME", "~/.cache/huggingface")).expanduser()
-        return Path(os.environ.get("HF_HUB_CACHE", hf_home / "hub")).expanduser()
-    if kind == "dreamsim":  # dreamsim model.py dreamsim(cache_dir="./models")
-        return Path(os.environ.get("SVIBENCH_DREAMSIM_DIR", "models")).expanduser()
-    raise ValueError(f"unknown weights root {kind!r} (known: {', '.join(_ROOTS)})")
+        dirs = [Path(os.environ.get("HF_HUB_CACHE", hf_home / "hub")).expanduser()]
+    elif kind == "dreamsim":
+        first = p.dreamsim_cache or _env_path("SVIBENCH_DREAMSIM_DIR")
+        dirs = ([first] if first else []) + [v / "dreamsim_models", v.parent / "dreamsim_models"]
+    else:
+        raise ValueError(f"unknown weights root {kind!r} (known: {', '.join(_ROOTS)})")
+    out: list[Path] = []
+    for d in dirs:
+        if d not in out:
+            out.append(d)
+    return out
+
+
+def root_dir(kind: str, paths: WeightPaths | None = None) -> Path:
+    """The first directory of a root kind (where ``fetch`` writes)."""
+    return root_dirs(kind, paths)[0]
 
 
 @dataclass(frozen=True)
@@ -69,9 +134,14 @@ class Location:
     rel: str
     fmt: str  # how the loader reads it: torchscript_clip | state_dict | open_clip | ...
 
-    def matches(self) -> list[Path]:
-        pattern = str(root_dir(self.root) / self.rel)
-        return sorted(Path(p) for p in glob.glob(pattern)) if "*" in self.rel else [Path(pattern)]
+    def matches(self, paths: WeightPaths | None = None) -> list[Path]:
+        out: list[Path] = []
+        for d in root_dirs(self.root, paths):
+            pattern = str(d / self.rel)
+            out += (
+                sorted(Path(p) for p in glob.glob(pattern)) if "*" in self.rel else [Path(pattern)]
+            )
+        return out
 
 
 @dataclass(frozen=True)
@@ -95,7 +165,7 @@ class Resolved:
     spec: WeightSpec
     path: Path
     fmt: str
-    source: str  # "svibench.toml" | "SVIBENCH_WEIGHTS_DIR" | root kind
+    source: str  # "svibench.toml" | "[paths] weights" | "SVIBENCH_WEIGHTS_DIR" | root kind
 
 
 _OPENAI = "https://openaipublic.azureedge.net/clip/models"
@@ -110,7 +180,8 @@ _DREAMSIM_ZIP = (
 )
 _DREAMSIM_NOTE = (
     "DreamSim 0.2.1 ensemble (i2v_background); the files unzip into DreamSim's cache dir "
-    "(./models for `dreamsim(pretrained=True)`, or $SVIBENCH_DREAMSIM_DIR)"
+    "([paths] dreamsim_cache; VBench-I2V ran `dreamsim(pretrained=True)`, whose cache is "
+    "./models of the folder VBench ran in)"
 )
 CATALOGUE: dict[str, WeightSpec] = {
     s.name: s
@@ -305,28 +376,28 @@ def sha256_file(path: Path) -> str:
     return _HASH_MEMO[key]
 
 
-def load_toml_paths(config: str | os.PathLike | None = None) -> dict[str, Any]:
-    """``[paths.weights]`` of ``svibench.toml`` (cwd by default); {} when there is none."""
-    path = Path(config) if config is not None else Path("svibench.toml")
-    if not path.is_file():
-        return {}
+def manifest_digests(manifest: Path) -> dict[Path, str]:
+    """{absolute file: sha256} of a weights manifest (vbench_ref MANIFEST.json layout)."""
     try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: invalid TOML: {e}") from e
-    table = data.get("paths", {}).get("weights", {})
-    if isinstance(table, str):  # `[paths] weights = "DIR"`: one folder searched first
-        return {"_dir": table} if table else {}
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: [paths] weights must be a folder or a table, got {table!r}")
-    return table
+        data = json.loads(manifest.read_text())
+        files = data["files"]
+        return {
+            (manifest.parent / e["path"]).resolve(): str(e["sha256"]).lower()
+            for e in files.values()
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ConfigError(
+            f"[paths] weights_manifest: {manifest} is not a readable weights manifest "
+            f'(expected {{"files": {{key: {{"path": ..., "sha256": ...}}}}}}): {e}'
+        ) from None
 
 
 def fix_hint(spec: WeightSpec) -> str:
     return (
         f"fix: `svibench weights fetch {spec.name}` on a machine with internet (or download "
         f'{spec.url} yourself), or set [paths.weights] {spec.name} = "/path/to/{spec.filename}" '
-        "in svibench.toml"
+        "or [paths] vbench_cache in svibench.toml (`svibench weights list` shows every place "
+        "looked in)"
     )
 
 
@@ -336,71 +407,115 @@ def spec(name: str) -> WeightSpec:
     return CATALOGUE[name]
 
 
-def candidates(
-    name: str, overrides: Mapping[str, Any] | None = None
-) -> list[tuple[Path, str, str]]:
+def _override(name: str, p: WeightPaths) -> tuple[Path, str, str | None] | None:
+    ov = p.files.get(name)
+    if ov is None:
+        return None
+    s = spec(name)
+    if isinstance(ov, Mapping):
+        return Path(ov["path"]), str(ov.get("format", s.fmt)), ov.get("sha256")
+    return Path(ov), s.fmt, None
+
+
+def candidates(name: str, paths: WeightPaths | None = None) -> list[tuple[Path, str, str]]:
     """Every (path, format, source) that ``resolve`` would try, in order."""
+    p = paths or _ACTIVE
     s = spec(name)
     out: list[tuple[Path, str, str]] = []
-    ov = (overrides or {}).get(name)
+    ov = _override(name, p)
     if ov is not None:
-        p = ov.get("path") if isinstance(ov, dict) else ov
-        fmt = ov.get("format", s.fmt) if isinstance(ov, dict) else s.fmt
-        if not isinstance(p, str):
-            raise ConfigError(f"svibench.toml [paths.weights] {name}: expected a path, got {ov!r}")
-        out.append((Path(p).expanduser(), fmt, "svibench.toml"))
-    folder = (overrides or {}).get("_dir")
-    if folder:
-        out.append((Path(folder).expanduser() / s.filename, s.fmt, "svibench.toml [paths] weights"))
-    flat = os.environ.get("SVIBENCH_WEIGHTS_DIR")
+        out.append((ov[0], ov[1], f"{p.origin} [paths.weights] {name}"))
+    if p.folder is not None:
+        out.append((p.folder / s.filename, s.fmt, f"{p.origin} [paths] weights"))
+    flat = _env_path("SVIBENCH_WEIGHTS_DIR")
     if flat:
-        out.append((Path(flat).expanduser() / s.filename, s.fmt, "SVIBENCH_WEIGHTS_DIR"))
+        out.append((flat / s.filename, s.fmt, "SVIBENCH_WEIGHTS_DIR"))
     for loc in s.locations:
-        out.extend((p, loc.fmt, loc.root) for p in loc.matches())
+        out.extend((m, loc.fmt, loc.root) for m in loc.matches(p))
     return out
 
 
-def verify(resolved: Resolved, pinned: str | None = None) -> None:
-    """Raise MissingWeightsError if the file's sha256 disagrees with what is expected."""
+def verify(resolved: Resolved, pinned: str | None = None, paths: WeightPaths | None = None) -> None:
+    """Raise MissingWeightsError if the file's sha256 disagrees with what is expected: the
+    pinned hash, else the weights manifest's entry for this file, else the catalogue's."""
+    p = paths or _ACTIVE
     s = resolved.spec
-    want = pinned or (s.sha256 if resolved.fmt == s.fmt else None)
-    prefix = s.sha256_prefix if resolved.fmt == s.fmt and resolved.path.name == s.filename else None
-    if resolved.fmt == "raft_torchvision":
-        prefix = "22a6c225"  # torchvision's file name carries its own prefix
+    listed = None
+    if pinned is None and p.manifest is not None:
+        listed = manifest_digests(p.manifest).get(resolved.path.resolve())
+    if pinned or listed:
+        want, prefix, why = pinned or listed, None, "pinned" if pinned else f"{p.manifest}"
+    else:
+        want = s.sha256 if resolved.fmt == s.fmt else None
+        prefix = (
+            s.sha256_prefix if resolved.fmt == s.fmt and resolved.path.name == s.filename else None
+        )
+        if resolved.fmt == "raft_torchvision":
+            prefix = "22a6c225"  # torchvision's file name carries its own prefix
+        why = "the published file"
     if not (want or prefix):
         return
     got = sha256_file(resolved.path)
     if (want and got != want) or (prefix and not got.startswith(prefix)):
         raise MissingWeightsError(
             f"weights '{s.name}': {resolved.path} has sha256 {got[:16]}..., expected "
-            f"{(want or prefix)[:16]}...; {fix_hint(s)} (or SVIBENCH_VERIFY_WEIGHTS=0 to skip)"
+            f"{(want or prefix)[:16]}... ({why}); {fix_hint(s)}"
         )
 
 
 def resolve(
     name: str,
-    overrides: Mapping[str, Any] | None = None,
+    paths: WeightPaths | None = None,
     check_hash: bool | None = None,
 ) -> Resolved:
     """The first existing file for ``name``; MissingWeightsError (exit 2) if there is none."""
+    p = paths or _ACTIVE
     s = spec(name)
-    if overrides is None:
-        overrides = load_toml_paths()
-    tried = candidates(name, overrides)
+    tried = candidates(name, p)
     for path, fmt, source in tried:
         if path.is_file():
             r = Resolved(s, path, fmt, source)
             if check_hash if check_hash is not None else _verify_enabled():
-                ov = overrides.get(name)
-                verify(r, ov.get("sha256") if isinstance(ov, dict) else None)
+                ov = _override(name, p)
+                verify(r, ov[2] if ov is not None and ov[0] == path else None, p)
             return r
-    looked = ", ".join(str(p) for p, _, _ in tried) or "nowhere"
+    looked = ", ".join(str(x) for x, _, _ in tried) or "nowhere"
     raise MissingWeightsError(
         f"weights '{s.name}' ({s.filename}) not found; looked in: {looked}; {fix_hint(s)}"
     )
 
 
-def fetch(name: str, dest_root: str = "vbench") -> Path:
+def check_all(names: list[str] | tuple[str, ...], paths: WeightPaths | None = None) -> None:
+    """Resolve (and hash-check) every name; one MissingWeightsError listing all failures."""
+    bad = []
+    for n in dict.fromkeys(names):
+        try:
+            resolve(n, paths)
+        except MissingWeightsError as e:
+            bad.append(str(e))
+    if bad:
+        raise MissingWeightsError(
+            f"{len(bad)} weight file(s) missing or wrong, nothing was generated: " + " | ".join(bad)
+        )
+
+
+def preload(extractors: Mapping[str, Any]) -> None:
+    """Preflight of a run: check every weight file of every feature first (one error listing
+    all that are missing or fail their hash), then load each model; all of it before the
+    first clip is generated. Features built with an injected ``model`` need no file."""
+    check_all(
+        [
+            w
+            for ex in extractors.values()
+            if getattr(ex, "model", None) is None
+            for w in getattr(ex, "weights", ())
+        ]
+    )
+    for ex in extractors.values():
+        ex.load()
+
+
+def fetch(name: str, dest_root: str = "vbench", paths: WeightPaths | None = None) -> Path:
     """Download the published file into the first location of ``dest_root`` kind.
 
     Only ever called by the user (``svibench weights fetch``); never in tests or runs.
@@ -412,7 +527,7 @@ def fetch(name: str, dest_root: str = "vbench") -> Path:
 
     s = spec(name)
     loc = next((x for x in s.locations if x.root == dest_root and x.fmt == s.fmt), s.locations[0])
-    dst = root_dir(loc.root) / loc.rel
+    dst = root_dir(loc.root, paths) / loc.rel
     dst.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         part = Path(tmp) / Path(s.url).name
@@ -425,5 +540,5 @@ def fetch(name: str, dest_root: str = "vbench") -> Path:
                     shutil.copyfileobj(src, out)
             part = Path(tmp) / s.filename
         shutil.move(str(part), dst)
-    verify(Resolved(s, dst, loc.fmt, loc.root))
+    verify(Resolved(s, dst, loc.fmt, loc.root), paths=paths)
     return dst

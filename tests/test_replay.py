@@ -186,3 +186,127 @@ def test_config_errors(tmp_path):
         ReplayGenerator("rp", root=str(tmp_path), pattern="{case}/{frame}.mp4")
     with pytest.raises(ConfigError, match=r"\.resize: must be true or false"):
         ReplayGenerator("rp", root=str(tmp_path), resize="yes")
+
+
+# ----------------------------------------------------------------------------- fps and readers
+def _write_tagged(path, frames, fps, x264=None):
+    """H.264 yuv420p, optionally with an x264 colour description (e.g. BT.709 tags)."""
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w", format="mp4") as c:
+        s = c.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        s.options = {"crf": "18", "preset": "ultrafast"} | ({"x264-params": x264} if x264 else {})
+        for f in frames:
+            for p in s.encode(
+                av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p")
+            ):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+def test_fps_mismatch_is_a_clear_error(tmp_path):
+    clips = clips_for()
+    for k, c in enumerate(clips):
+        write_mp4(tmp_path / "c1" / f"clip_{k:03d}.mp4", c, 24, lossless=True)
+    s = ReplayGenerator("rp", root=str(tmp_path)).start(CASE, P, REF)
+    with pytest.raises(
+        GeneratorOutputError,
+        match=r"clip_000\.mp4: the file is 24 fps, the suite scores clips at 8 fps",
+    ) as e:
+        s.next_clip("a", 0, 0)
+    assert "resample_fps" in str(e.value) and "\n" not in str(e.value)
+    f, m, n = P.frames_per_clip, P.motion_frames, P.clips
+    write_mp4(tmp_path / "c1.mp4", stitch(clips, m), 24, lossless=True)
+    with pytest.raises(GeneratorOutputError, match="24 fps"):
+        ReplayGenerator("rp", root=str(tmp_path), layout="per_case").start(CASE, P, REF)
+    with pytest.raises(ConfigError, match="per_clip"):
+        ReplayGenerator("rp", root=str(tmp_path), layout="per_case", resample_fps=True)
+    assert (f, n) == (6, 3)
+
+
+def test_expected_fps_is_the_saved_fps_where_the_protocol_has_one(tmp_path):
+    from svibench.generators.replay import expected_fps
+
+    assert expected_fps(P) == 8.0
+
+    @dataclasses.dataclass(frozen=True)
+    class WithSaved(Protocol):
+        saved_fps: int = 16
+
+    assert expected_fps(WithSaved(fps=8)) == 16.0
+
+
+def test_resample_fps_picks_the_nearest_frames_in_time(tmp_path):
+    rng = np.random.default_rng(3)
+    at16 = rng.integers(0, 256, (12, 32, 48, 3), dtype=np.uint8)  # 6 frames at 8 fps = 12 at 16
+    write_mp4(tmp_path / "c1" / "clip_000.mp4", at16, 16, lossless=True)
+    gen = ReplayGenerator("rp", root=str(tmp_path), resample_fps=True)
+    got = gen.start(CASE, P, REF).next_clip("a", 0, 0)
+    np.testing.assert_array_equal(got, at16[::2])
+    write_mp4(tmp_path / "c1" / "clip_001.mp4", at16[:9], 16, lossless=True)  # too short
+    with pytest.raises(GeneratorOutputError, match="9 frames at 16 fps, expected 11..12"):
+        gen.start(CASE, P, REF).next_clip("a", 1, 42)
+
+
+def test_replay_hands_each_vbench_reader_its_frames(tmp_path):
+    """A BT.709-tagged clip: decord honours the tags, cv2 converts BT.601; the session keeps
+    both (one decode) and the clip's frames are decord's."""
+    from svibench.video import read_video
+
+    frames = np.stack([np.roll(clips_for(4, 1)[0][0], 3 * t, axis=1) for t in range(6)])
+    tagged = _write_tagged(tmp_path / "t" / "c1" / "clip_000.mp4", frames, 8, "colormatrix=bt709")
+    plain = _write_tagged(tmp_path / "p" / "c1" / "clip_000.mp4", frames, 8)
+    s = ReplayGenerator("rp", root=str(tmp_path / "t")).start(CASE, P, REF)
+    got = s.next_clip("a", 0, 0)
+    np.testing.assert_array_equal(got, read_video(tagged, "decord")[0])
+    cv2_frames = s.decoded_frames()["cv2"]
+    np.testing.assert_array_equal(cv2_frames, read_video(tagged, "cv2")[0])
+    assert np.abs(cv2_frames.astype(int) - got).max() > 0
+    s = ReplayGenerator("rp", root=str(tmp_path / "p")).start(CASE, P, REF)
+    s.next_clip("a", 0, 0)
+    assert s.decoded_frames() is None  # untagged: both readers give the same frames
+    assert plain.is_file()
+
+
+def test_runner_scores_cv2_dimensions_on_cv2_frames(tmp_path):
+    """End to end: temporal_flickering of a replayed BT.709 clip is VBench's, i.e. computed on
+    the frames cv2 decodes, not on decord's."""
+    import pandas as pd
+
+    from svibench.config import load_config
+    from svibench.metrics.flicker import temporal_flickering
+    from svibench.runner import run_suite
+    from svibench.suite import load_suite
+    from svibench.video import read_video, write_png
+
+    frames = np.stack([np.roll(clips_for(5, 1)[0][0], 2 * t, axis=0) for t in range(6)])
+    vid = _write_tagged(tmp_path / "v" / "c1" / "clip_000.mp4", frames, 8, "colormatrix=bt709")
+    write_png(tmp_path / "ref.png", frames[0])
+    (tmp_path / "suite.toml").write_text(
+        '[suite]\nname = "rp"\nversion = 1\n[protocol]\nframes_per_clip = 6\nfps = 8\nclips = 1\n'
+        "width = 48\nheight = 32\nmotion_frames = 1\n"
+        '[[cases]]\nid = "c1"\nimage = "ref.png"\nprompts = ["x"]\n'
+    )
+    (tmp_path / "svibench.toml").write_text(
+        '[run]\nmetrics = ["temporal_flickering"]\ngenerators = ["rp"]\n'
+        f'[generators.rp]\nkind = "replay"\nroot = "{tmp_path / "v"}"\n'
+    )
+    cfg = load_config(tmp_path / "svibench.toml")
+    run_suite(
+        load_suite(tmp_path / "suite.toml"),
+        cfg,
+        cfg.generators,
+        cfg.metrics,
+        tmp_path / "out",
+        threads=1,
+        save_videos=False,
+        show_progress=False,
+    )
+    rows = pd.concat(pd.read_parquet(p) for p in (tmp_path / "out" / "rows").glob("*/*.parquet"))
+    got = rows.set_index("metric")["value"]["temporal_flickering"]
+    assert got == temporal_flickering(read_video(vid, "cv2")[0])
+    assert got != temporal_flickering(read_video(vid, "decord")[0])

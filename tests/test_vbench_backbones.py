@@ -320,3 +320,23 @@ def test_raft_small_frames_clear_error():
     feat = RaftMaxRad(model=raft_small(weights=None), iters=1)
     with pytest.raises(SvibenchError, match="too small"):
         feat(_clip(np.stack([_texture(64, 200, 0)] * 3), fps=8))
+
+
+def test_cv2_dimensions_read_the_cv2_frames():
+    """dynamic_degree and motion_smoothness read the frames VBench's cv2 reader decodes
+    (ClipInput.decoded["cv2"]) when a file's two readers differ; the rest read ``frames``."""
+    ramp = np.stack([np.full((20, 24, 3), 10 * t, np.uint8) for t in range(7)])
+    alt = np.stack([np.full((20, 24, 3), 100 * (t % 2), np.uint8) for t in range(7)])
+    clip = ClipInput(ramp, ramp[0], "", 0, 16, 0, decoded={"cv2": alt})
+    assert clip.frames_as("cv2") is alt and clip.frames_as("decord") is ramp
+    np.testing.assert_array_equal(
+        AmtVfi(model=_Average())(clip), AmtVfi(model=_Average())(_clip(alt))
+    )
+    assert not np.array_equal(AmtVfi(model=_Average())(clip), AmtVfi(model=_Average())(_clip(ramp)))
+    base = np.kron(_texture(16, 16, 5), np.ones((4, 4, 1), np.uint8))
+    moving = np.stack([np.roll(base, (3 * t, 4 * t), axis=(0, 1)) for t in range(5)])
+    still = np.stack([base] * 5)
+    got = RaftMaxRad(model=_ShiftFlow(), iters=2)(
+        ClipInput(still, base, "", 0, 8, 0, decoded={"cv2": moving})
+    )
+    np.testing.assert_allclose(got["max_rad"], 5.0, rtol=1e-6)

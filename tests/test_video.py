@@ -53,16 +53,16 @@ def test_lossless_round_trip_is_exact(tmp_path, h, w):
 
 def test_lossy_round_trip_even_size_is_yuv420p_and_close(tmp_path):
     frames = smooth_frames(10, 48, 64)
-    exact = read_video(write_mp4(tmp_path / "b0.mp4", frames, 12, crf=0))[0]
-    # crf 0 isolates the colour conversion: unbiased and well under one level
-    assert np.abs(exact.astype(int) - frames).mean() < 1.0
     path = write_mp4(tmp_path / "b.mp4", frames, 12, crf=18)
     got, fps = read_video(path)
     assert fps == 12.0 and got.shape == frames.shape
     assert pix_fmt(path) == "yuv420p"
-    err = got.astype(int) - frames
-    assert np.abs(err).mean() < 2.0
-    assert np.abs(err.mean(axis=(0, 1, 2))).max() < 0.5  # no colour bias (accurate swscale)
+    # read back as VBench's decord reads it (swscale's default, nearest-neighbour chroma): the
+    # frames any standard reader gives, not the closest possible to what was written
+    with av.open(str(path)) as c:
+        plain = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+    np.testing.assert_array_equal(got, plain)
+    assert np.abs(got.astype(int) - frames).mean() < 5.0
 
 
 def test_odd_size_keeps_exact_size_with_yuv444p(tmp_path):

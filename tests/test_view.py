@@ -255,9 +255,7 @@ def test_many_videos_load_lazily(viewed, tmp_path):
     shutil.copytree(viewed / "view", page)
     data = _data(viewed)
     (run,) = data["runs"]
-    run["cases"] = [
-        {**case, "id": f"desk{i:03d}"} for i in range(150) for case in run["cases"][:1]
-    ]
+    run["cases"] = [{**case, "id": f"desk{i:03d}"} for i in range(150) for case in run["cases"][:1]]
     (page / "data.js").write_text("window.SVIBENCH_VIEW = " + json.dumps(data) + ";\n")
     driver = _chromium()
     try:

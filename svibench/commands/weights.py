@@ -6,32 +6,68 @@ Mount in svibench/cli.py with ``app.add_typer(weights_app, name="weights")`` whe
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
 
 from svibench.errors import MissingWeightsError
 
-app = typer.Typer(help="Model weights: where they are looked for, check them, fetch them.")
+# one paragraph per item (rich reflows lines); "\\[" keeps TOML tables out of rich markup
+_WHERE = "\n\n".join(
+    [
+        "Where weights are looked for (first hit wins; `list` prints every path tried):",
+        '1. svibench.toml \\[paths.weights] NAME = "file" (or { path = "...", sha256 = "..." }).',
+        '2. The folder \\[paths] weights = "DIR", then $SVIBENCH_WEIGHTS_DIR.',
+        "3. Caches derived from ONE setting, the VBench cache V = \\[paths] vbench_cache (else"
+        " $VBENCH_CACHE_DIR, else ~/.cache/vbench): V in VBench's layout; the torch hub"
+        " (<home>/hub/checkpoints, <home>/hub/pyiqa) of \\[paths] torch_home (else $TORCH_HOME,"
+        " else ~/.cache/torch), of V/../torch_home and of V/../torch; DreamSim: \\[paths]"
+        " dreamsim_cache (else $SVIBENCH_DREAMSIM_DIR), V/dreamsim_models, V/../dreamsim_models;"
+        " then ~/.cache/clip and $HF_HUB_CACHE.",
+        'Hashes: the published sha256, or \\[paths] weights_manifest = "W/MANIFEST.json" for'
+        " files that are not the published ones (e.g. the seeded weights of"
+        " shared/tools/vbench_ref). Relative paths in svibench.toml are relative to that file,"
+        " never to the working folder.",
+    ]
+)
 
-_CONFIG = typer.Option(None, "--config", "-c", help="svibench.toml with [paths.weights]")
+app = typer.Typer(
+    help="Model weights: where they are looked for, check them, fetch them.\n\n" + _WHERE
+)
+
+_CONFIG = typer.Option(
+    None,
+    "--config",
+    "-c",
+    help="svibench.toml whose [paths] to use (default: $SVIBENCH_CONFIG or ./svibench.toml "
+    "if present, else the environment and default caches only)",
+)
 
 
-def _overrides(config: Path | None) -> dict:
-    from svibench.weights import load_toml_paths
+def _paths(config: Path | None):
+    """The WeightPaths of ``config`` (or of the default config file when there is one)."""
+    from svibench.config import DEFAULT_CONFIG, load_config
+    from svibench.weights import WeightPaths
 
-    return load_toml_paths(config)
+    path = config or Path(os.environ.get("SVIBENCH_CONFIG", DEFAULT_CONFIG))
+    if config is None and not path.is_file():
+        return WeightPaths(origin="defaults")
+    return load_config(path).weight_paths
 
 
 @app.command("list")
 def list_cmd(config: Path | None = _CONFIG) -> None:
-    """Every backbone file: metrics using it, where it is looked for, sha256, where to get it."""
-    from svibench.weights import CATALOGUE, candidates, resolve
+    """Every backbone file: metrics using it, every place it is looked for, sha256, source."""
+    from svibench.weights import CATALOGUE, candidates, resolve, vbench_cache_dir
 
-    ov = _overrides(config)
+    paths = _paths(config)
+    typer.echo(f"VBench cache: {vbench_cache_dir(paths)}   (settings from {paths.origin})")
+    if paths.manifest:
+        typer.echo(f"weights manifest: {paths.manifest}")
     for name, s in CATALOGUE.items():
         try:
-            r = resolve(name, ov, check_hash=False)
+            r = resolve(name, paths, check_hash=False)
             status = f"found ({r.source}): {r.path}"
         except MissingWeightsError:
             status = "MISSING"
@@ -40,7 +76,8 @@ def list_cmd(config: Path | None = _CONFIG) -> None:
         typer.echo(f"  used by:  {', '.join(s.used_by)}")
         typer.echo(f"  status:   {status}")
         typer.echo(
-            "  looks in: " + "\n            ".join(str(p) for p, _, _ in candidates(name, ov))
+            "  looks in: "
+            + "\n            ".join(f"{p}  [{src}]" for p, _, src in candidates(name, paths))
         )
         typer.echo(f"  sha256:   {sha}")
         typer.echo(f"  obtain:   {s.url}  (svibench weights fetch {name})")
@@ -53,14 +90,14 @@ def check_cmd(
     names: list[str] = typer.Argument(None, help="catalogue names (default: all)"),
     config: Path | None = _CONFIG,
 ) -> None:
-    """Resolve and hash-check files; exit 2 on the first missing or mismatched one."""
+    """Resolve and hash-check files; exit 2 if any is missing or mismatched."""
     from svibench.weights import CATALOGUE, resolve, sha256_file
 
-    ov = _overrides(config)
+    paths = _paths(config)
     bad: list[str] = []
     for name in names or list(CATALOGUE):
         try:
-            r = resolve(name, ov, check_hash=True)
+            r = resolve(name, paths, check_hash=True)
             typer.echo(f"ok       {name:16s} {r.path}  sha256={sha256_file(r.path)[:16]}...")
         except MissingWeightsError as e:
             typer.echo(f"FAILED   {name:16s} {e}")
@@ -74,18 +111,19 @@ def path_cmd(name: str, config: Path | None = _CONFIG) -> None:
     """Print the file that would be loaded for NAME (exit 2 if none)."""
     from svibench.weights import resolve
 
-    typer.echo(str(resolve(name, _overrides(config), check_hash=False).path))
+    typer.echo(str(resolve(name, _paths(config), check_hash=False).path))
 
 
 @app.command("fetch")
 def fetch_cmd(
     name: str,
     into: str = typer.Option("vbench", help="cache to write into: vbench|torch_hub|pyiqa|clip"),
+    config: Path | None = _CONFIG,
 ) -> None:
     """Download NAME's published file (needs internet; never used by tests or runs)."""
     from svibench.weights import fetch
 
-    typer.echo(str(fetch(name, into)))
+    typer.echo(str(fetch(name, into, _paths(config))))
 
 
 @app.command("inspect")

@@ -35,6 +35,11 @@ class Session(ABC):
     def load_state_dict(self, state: State) -> None:
         """Restore a state produced by ``state_dict`` (on a fresh session of the same case)."""
 
+    def decoded_frames(self) -> dict[str, np.ndarray] | None:
+        """Sessions that read video files (replay): the last clip's frames as each of VBench's
+        readers decodes the file (svibench.video.READERS). None: the clip is what it is."""
+        return None
+
     def close(self) -> None:
         """Release per-case resources."""
 

@@ -34,6 +34,16 @@ class ClipInput:
     # uint8 (T, H, W, 3): what an exact generator renders for this clip, where the case has a
     # ground truth (world:<seed> images); filled only for metrics with uses_ground_truth
     ground_truth: np.ndarray | None = None
+    # frames as each of VBench's readers ("decord", "cv2") decodes the clip's video file, when
+    # the clip was read from one (replay) and a reader differs from ``frames``
+    decoded: Mapping[str, np.ndarray] | None = None
+
+    def frames_as(self, reader: str) -> np.ndarray:
+        """The frames VBench's ``reader`` would see (svibench.video.READERS); ``frames`` when
+        there is no file (generated in memory) or that reader gives the same frames."""
+        if self.decoded is not None and reader in self.decoded:
+            return self.decoded[reader]
+        return self.frames
 
 
 class Metric(ABC):

@@ -264,6 +264,24 @@ class ClipL14Text(_OpenAIClip):
             return self.model.encode_text(tokens.to(self.device)).float().cpu()[0]
 
 
+class LaionAestheticHead(_Backbone):
+    """The LAION aesthetic head (``nn.Linear(768, 1)``) of aesthetic_quality. A feature only so
+    that the runner loads it with the backbones, before any clip is generated; its value is
+    the head itself (applied to ``clip_l14_vbench`` by the metric)."""
+
+    name = "laion_aesthetic_head"
+    weights = ("laion_aesthetic",)
+
+    def build_from(self, r: Any) -> nn.Module:
+        head = nn.Linear(768, 1)
+        head.load_state_dict(load_checkpoint(str(r.path)), strict=True)
+        return head
+
+    def __call__(self, clip: ClipInput) -> nn.Module:
+        self._ensure()
+        return self.model
+
+
 # ----------------------------------------------------------------------------- MUSIQ
 class MusiqSpaq(_Backbone):
     """MUSIQ (SPAQ) score per frame on MUSIQ's raw 0..100 scale, 'longer' preprocessing."""
@@ -434,7 +452,8 @@ class RaftMaxRad(_Backbone):
 
     def __call__(self, clip: ClipInput) -> dict[str, Any]:
         stride = vbench_fps_stride(clip.fps)
-        return {"max_rad": self.pair_scores(clip.frames, stride), "stride": stride}
+        # cv2 frames: vbench/dynamic_degree.py get_frames reads with cv2.VideoCapture
+        return {"max_rad": self.pair_scores(clip.frames_as("cv2"), stride), "stride": stride}
 
 
 # ----------------------------------------------------------------------------- AMT-S
@@ -456,7 +475,7 @@ class AmtVfi(_Backbone):
 
     def __call__(self, clip: ClipInput) -> np.ndarray:
         self._ensure()
-        frames = clip.frames
+        frames = clip.frames_as("cv2")  # vbench/motion_smoothness.py: cv2.VideoCapture frames
         even = torch.from_numpy(np.ascontiguousarray(frames[::2])).permute(0, 3, 1, 2).float()
         even = even / 255.0  # amt utils img2tensor
         x, pad = pp.pad_replicate(even, 16)  # CPU: scale 1, padding 16 (see CAVEATS.md)

@@ -34,4 +34,5 @@ class TemporalFlickering(Metric):
     reference = "VBench 0.1.5 vbench/temporal_flickering.py (calculate_mae, mae_seq, cal_score)"
 
     def compute(self, clip: ClipInput, features: Mapping[str, Any]) -> dict[str, float]:
-        return {self.name: temporal_flickering(clip.frames)}
+        # VBench reads this dimension with cv2.VideoCapture (vbench/temporal_flickering.py)
+        return {self.name: temporal_flickering(clip.frames_as("cv2"))}

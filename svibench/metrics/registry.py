@@ -43,6 +43,7 @@ FEATURES = Registry(
         "clip_b32_vbench": "svibench.metrics.features:ClipB32VBench",
         "clip_l14_vbench": "svibench.metrics.features:ClipL14VBench",
         "clip_l14_text": "svibench.metrics.features:ClipL14Text",
+        "laion_aesthetic_head": "svibench.metrics.features:LaionAestheticHead",
         "musiq_spaq": "svibench.metrics.features:MusiqSpaq",
         "raft_maxrad": "svibench.metrics.features:RaftMaxRad",
         "amt_vfi": "svibench.metrics.features:AmtVfi",

@@ -2,8 +2,8 @@
 head (768 -> 1), divided by 10, mean over frames (vbench/aesthetic_quality.py laion_aesthetic).
 
 Reads the shared ``clip_l14_vbench`` feature (the same forward serves ``clip_text``). The
-head is 769 numbers, loaded once per process from ``laion_aesthetic`` weights (or injected
-with ``head=``).
+head (769 numbers, ``laion_aesthetic`` weights) is the ``laion_aesthetic_head`` feature, so the
+runner loads it with the backbones before any clip is generated; tests inject it with ``head=``.
 """
 
 from __future__ import annotations
@@ -19,24 +19,10 @@ from torch import nn
 from svibench.metrics.base import ClipInput, Metric
 from svibench.metrics.vbench.windows import window_param, window_slices
 
-_HEADS: dict[str, nn.Linear] = {}
-
-
-def load_laion_head() -> nn.Linear:
-    from svibench.metrics.features import load_checkpoint
-    from svibench.weights import resolve
-
-    path = str(resolve("laion_aesthetic").path)
-    if path not in _HEADS:
-        head = nn.Linear(768, 1)
-        head.load_state_dict(load_checkpoint(path), strict=True)
-        _HEADS[path] = head.eval()
-    return _HEADS[path]
-
 
 class AestheticQuality(Metric):
     name = "aesthetic_quality"
-    features = ("clip_l14_vbench",)
+    features = ("clip_l14_vbench", "laion_aesthetic_head")
     description = "LAION aesthetic head on CLIP ViT-L/14, /10, mean over frames (VBench)"
     reference = "vbench/aesthetic_quality.py (VBench 0.1.5)"
 
@@ -44,14 +30,13 @@ class AestheticQuality(Metric):
         super().__init__(**params)
         self.head = head
 
-    def frame_scores(self, feats: torch.Tensor) -> torch.Tensor:
-        if self.head is None:
-            self.head = load_laion_head()
+    def frame_scores(self, feats: torch.Tensor, head: nn.Module) -> torch.Tensor:
         with torch.inference_mode():
             f = F.normalize(feats.float(), dim=-1, p=2)
-            return self.head(f).squeeze(-1) / 10
+            return head(f).squeeze(-1) / 10
 
     def compute(self, clip: ClipInput, features: Mapping[str, Any]) -> dict[str, float]:
-        s = self.frame_scores(features["clip_l14_vbench"])
+        head = self.head if self.head is not None else features["laion_aesthetic_head"]
+        s = self.frame_scores(features["clip_l14_vbench"], head)
         slices = window_slices(len(s), clip.fps, window_param(self.params), min_len=1)
         return {self.name: float(np.mean([float(torch.mean(s[w])) for w in slices]))}

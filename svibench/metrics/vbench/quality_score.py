@@ -49,6 +49,7 @@ class QualityScore(Metric):
         "dino_vbench",
         "clip_b32_vbench",
         "clip_l14_vbench",
+        "laion_aesthetic_head",
         "musiq_spaq",
         "raft_maxrad",
         "amt_vfi",
