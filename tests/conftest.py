@@ -46,6 +46,13 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def keep_first_cases(suite_file: Path, n: int) -> None:
+    """Cut a suite TOML to its first ``n`` [[cases]]: tests of mechanics (sharding, status)
+    need a few cases, not the statistics the full tiny suite is sized for."""
+    head, *cases = suite_file.read_text().split("\n[[cases]]")
+    suite_file.write_text("\n[[cases]]".join([head, *cases[:n]]) + "\n")
+
+
 # ---------------------------------------------------------------- TOML fixtures
 # Most tests need a small suite (world:N cases at 32x32, 9-frame clips) and a few
 # [generators.*] tables; these builders write them one way instead of a string per test file.

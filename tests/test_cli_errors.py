@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+import tomllib
 from conftest import ROOT, run_cli
 
 
@@ -124,7 +125,8 @@ def test_failed_run_leaves_no_stub_and_incomplete_run_is_marked(project):
                    cwd=project)  # fmt: skip
     assert proc.returncode == 2
     # progress went to a pipe: plain periodic lines, the first and the last at least
-    assert "tiny-world · " in proc.stdout and "24/48 (50 %)" in proc.stdout
+    n = 6 * len(tomllib.loads((project / "suites" / "tiny.toml").read_text())["cases"])
+    assert "tiny-world · " in proc.stdout and f"{n}/{2 * n} (50 %)" in proc.stdout
     # an old-style stub from a failed run (manifest only) is skipped with a note
     (project / "results" / "old-stub").mkdir()
     manifest = (project / "results" / "half" / "manifest.json").read_text()
@@ -132,6 +134,6 @@ def test_failed_run_leaves_no_stub_and_incomplete_run_is_marked(project):
     board = run_cli("leaderboard", cwd=project, check=True)
     assert "skipping" in board.stderr and "old-stub" in board.stderr
     text = (project / "results" / "leaderboard.md").read_text()
-    assert "**Incomplete run** (incomplete: broken 0/24 clips)" in text
+    assert f"**Incomplete run** (incomplete: broken 0/{n} clips)" in text
     (row,) = [line for line in text.splitlines() if line.startswith("| 1 | tiny-world")]
     assert "incomplete" not in row  # the finished generator is not marked; the run is

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_cli
+from conftest import ROOT, keep_first_cases, run_cli
 
 from svibench.config import load_config
 from svibench.costs import CostTable
@@ -53,6 +53,13 @@ class Crashy(Generator):
         hw = protocol.size_for(reference.shape[:2])
         return _S(case.id, protocol, hw, Path(self.config["marker"]), self.config["calls"])
 """
+
+
+@pytest.fixture
+def project(project):
+    """The tiny suite cut to its first 4 cases (the counts below are for 4 cases)."""
+    keep_first_cases(project / "suites" / "tiny.toml", 4)
+    return project
 
 
 def _setup(project: Path):

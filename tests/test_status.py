@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_cli
+from conftest import keep_first_cases, run_cli
 
 from svibench.config import load_config
 from svibench.errors import SvibenchError
@@ -14,6 +14,13 @@ from svibench.status import committed_clips, format_duration, read_status
 from svibench.suite import load_suite
 
 GENS = ("tiny-world", "tiny-world-drift")
+
+
+@pytest.fixture
+def project(project):
+    """The tiny suite cut to its first 4 cases (the counts below are for 4 cases)."""
+    keep_first_cases(project / "suites" / "tiny.toml", 4)
+    return project
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ BUILTIN_METRICS: dict[str, dict[str, Any]] = {
         "source": "svibench.metrics.vbench.aesthetic:AestheticQuality",
         "columns": ("aesthetic_quality",),
         "higher_is_better": (True,),
-        "features": ("clip_l14_vbench",),
+        "features": ("clip_l14_vbench", "laion_aesthetic_head"),
         "description": "LAION aesthetic head on CLIP ViT-L/14, /10, mean over frames (VBench)",
     },
     "background_consistency": {
@@ -33,12 +33,26 @@ BUILTIN_METRICS: dict[str, dict[str, Any]] = {
         "features": ("clip_l14_vbench", "clip_l14_text"),
         "description": "CLIP ViT-L/14 cosine between frames and this clip's prompt, mean over frames",
     },
+    "colour": {
+        "source": "svibench.metrics.colour:ColourStats",
+        "columns": ("saturation", "contrast", "colour_cast", "brightness_flicker"),
+        "higher_is_better": (True, True, False, False),
+        "features": (),
+        "description": "saturation = mean (max - min) of RGB; contrast = std of luma; colour_cast = distance of the mean RGB from grey; brightness_flicker = mean |change of mean luma| between frames.",
+    },
     "dynamic_degree": {
         "source": "svibench.metrics.vbench.dynamic:DynamicDegree",
         "columns": ("dynamic_degree", "dynamic_degree_magnitude"),
         "higher_is_better": (True, True),
         "features": ("raft_maxrad",),
         "description": "RAFT flow: 1 if enough ~8 fps pairs move beyond 6*min(H,W)/256 (VBench); magnitude = mean max_rad (px)",
+    },
+    "gt": {
+        "source": "svibench.metrics.ground_truth:GroundTruthError",
+        "columns": ("mae_gt", "psnr_gt", "ssim_gt", "colour_gt"),
+        "higher_is_better": (False, True, True, False),
+        "features": (),
+        "description": "Against the ground-truth clip k (world:<seed> cases): mean |difference| / 255, mean PSNR (dB, capped), mean SSIM, mean |per-frame mean RGB difference| / 255. NaN without one.",
     },
     "i2v_background": {
         "source": "svibench.metrics.vbench.i2v_background:I2VBackground",
@@ -61,6 +75,13 @@ BUILTIN_METRICS: dict[str, dict[str, Any]] = {
         "features": ("musiq_spaq",),
         "description": "MUSIQ-SPAQ per frame (longer side <= 512), mean / 100 (VBench)",
     },
+    "lpips": {
+        "source": "svibench.metrics.lpips_metric:Lpips",
+        "columns": ("lpips_gt", "lpips_ref", "lpips_seam"),
+        "higher_is_better": (False, False, False),
+        "features": ("lpips_alex",),
+        "description": "LPIPS v0.1 (AlexNet): lpips_gt vs the ground-truth clip k, lpips_ref vs the reference, lpips_seam across the join from clip k-1 (lower = more similar).",
+    },
     "motion": {
         "source": "svibench.metrics.motion:FrameDifferenceMotion",
         "columns": ("motion",),
@@ -74,6 +95,13 @@ BUILTIN_METRICS: dict[str, dict[str, Any]] = {
         "higher_is_better": (True,),
         "features": ("amt_vfi",),
         "description": "AMT-S frame interpolation error on odd frames, (255 - MAE)/255 (VBench)",
+    },
+    "noise": {
+        "source": "svibench.metrics.noise:NoiseLevel",
+        "columns": ("noise",),
+        "higher_is_better": (False,),
+        "features": (),
+        "description": "Robust noise std of the luma (grey levels): median |finest Haar HH| / 0.6745.",
     },
     "psnr_ref": {
         "source": "svibench.metrics.reference:PSNRToReference",
@@ -90,6 +118,7 @@ BUILTIN_METRICS: dict[str, dict[str, Any]] = {
             "dino_vbench",
             "clip_b32_vbench",
             "clip_l14_vbench",
+            "laion_aesthetic_head",
             "musiq_spaq",
             "raft_maxrad",
             "amt_vfi",
@@ -108,7 +137,14 @@ BUILTIN_METRICS: dict[str, dict[str, Any]] = {
         "columns": ("sharpness",),
         "higher_is_better": (True,),
         "features": (),
-        "description": "Mean variance of the Laplacian of the luminance (0..255 scale); higher = sharper.",
+        "description": "Share of the luma's 1-px-scale gradient energy lost at the 2-px scale, noise energy removed (1 - E2 / E1); higher = sharper; not moved by noise.",
+    },
+    "sharpness_lapvar": {
+        "source": "svibench.metrics.sharpness:LaplacianSharpness",
+        "columns": ("sharpness_lapvar",),
+        "higher_is_better": (True,),
+        "features": (),
+        "description": "Mean variance of the Laplacian of the luminance (0..255 scale); rises with noise.",
     },
     "ssim_ref": {
         "source": "svibench.metrics.reference:SSIMToReference",

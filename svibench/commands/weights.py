@@ -13,19 +13,19 @@ import typer
 
 from svibench.errors import MissingWeightsError
 
-# one paragraph per item (rich reflows lines); "\\[" keeps TOML tables out of rich markup
+# one paragraph per item; the weights app has rich markup off (cli.py), so [tables] print as is
 _WHERE = "\n\n".join(
     [
         "Where weights are looked for (first hit wins; `list` prints every path tried):",
-        '1. svibench.toml \\[paths.weights] NAME = "file" (or { path = "...", sha256 = "..." }).',
-        '2. The folder \\[paths] weights = "DIR", then $SVIBENCH_WEIGHTS_DIR.',
-        "3. Caches derived from ONE setting, the VBench cache V = \\[paths] vbench_cache (else"
+        '1. svibench.toml [paths.weights] NAME = "file" (or { path = "...", sha256 = "..." }).',
+        '2. The folder [paths] weights = "DIR", then $SVIBENCH_WEIGHTS_DIR.',
+        "3. Caches derived from ONE setting, the VBench cache V = [paths] vbench_cache (else"
         " $VBENCH_CACHE_DIR, else ~/.cache/vbench): V in VBench's layout; the torch hub"
-        " (<home>/hub/checkpoints, <home>/hub/pyiqa) of \\[paths] torch_home (else $TORCH_HOME,"
-        " else ~/.cache/torch), of V/../torch_home and of V/../torch; DreamSim: \\[paths]"
+        " (<home>/hub/checkpoints, <home>/hub/pyiqa) of [paths] torch_home (else $TORCH_HOME,"
+        " else ~/.cache/torch), of V/../torch_home and of V/../torch; DreamSim: [paths]"
         " dreamsim_cache (else $SVIBENCH_DREAMSIM_DIR), V/dreamsim_models, V/../dreamsim_models;"
         " then ~/.cache/clip and $HF_HUB_CACHE.",
-        'Hashes: the published sha256, or \\[paths] weights_manifest = "W/MANIFEST.json" for'
+        'Hashes: the published sha256, or [paths] weights_manifest = "W/MANIFEST.json" for'
         " files that are not the published ones (e.g. the seeded weights of"
         " shared/tools/vbench_ref). Relative paths in svibench.toml are relative to that file,"
         " never to the working folder.",
@@ -40,7 +40,7 @@ _CONFIG = typer.Option(
     None,
     "--config",
     "-c",
-    help="svibench.toml whose [paths] to use (default: $SVIBENCH_CONFIG or ./svibench.toml "
+    help="svibench.toml whose [paths] and [paths.weights] to use (default: $SVIBENCH_CONFIG or ./svibench.toml "
     "if present, else the environment and default caches only)",
 )
 
