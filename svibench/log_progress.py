@@ -73,3 +73,26 @@ class LogProgress:
         stream = self.stream or sys.stdout
         stream.write(self.line(task) + "\n")
         stream.flush()
+
+
+def rich_bar(console: Any) -> Any:
+    """The live clip bar on a terminal (description, bar, done/total, elapsed, ETA): one look
+    for `svibench run` and a fanned-out run's coordinator."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+    )

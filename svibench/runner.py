@@ -488,26 +488,8 @@ class _NoProgress:
 def _progress(show: bool, console):
     if not show:
         return _NoProgress()
-    from svibench.log_progress import LogProgress, is_terminal
+    from svibench.log_progress import LogProgress, is_terminal, rich_bar
 
     if not is_terminal(console):  # a log file: periodic plain lines instead of a silent bar
         return LogProgress()
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
+    return rich_bar(console)

@@ -185,25 +185,10 @@ class _Watch:
     """A progress bar over the committed clips of the whole run, read from the run folder."""
 
     def __init__(self, root: Path, console: Any) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from svibench.log_progress import rich_bar
 
         self.root = root
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=console,
-        )
+        self.progress = rich_bar(console)
         self.task = self.progress.add_task("clips committed", total=None)
         self.last = 0.0
 
