@@ -21,7 +21,7 @@ import numpy as np
 from svibench.config import Config
 from svibench.errors import ConfigError, SvibenchError
 from svibench.generators.base import Generator, check_frames
-from svibench.generators.registry import GENERATORS
+from svibench.generators.registry import GENERATORS, generator_schedule
 from svibench.generators.world import ground_truth_clips
 from svibench.metrics.base import ClipInput, FeatureCache, Metric
 from svibench.metrics.registry import FEATURES, METRICS
@@ -57,12 +57,6 @@ def build_generator(name: str, table: dict[str, Any], device: str) -> Generator:
     params = {k: v for k, v in table.items() if k != "kind"}
     cls = GENERATORS.get(table["kind"], where=f"[generators.{name}].kind")
     return cls(name=name, device=device, **params)  # Generator.__init__ rejects unknown parameters
-
-
-def generator_schedule(name: str, table: dict[str, Any]):
-    """The prompt schedule / clip-count rule the generator built from ``table`` will use."""
-    cls = GENERATORS.get(table["kind"], where=f"[generators.{name}].kind")
-    return cls.schedule_for(name, table)
 
 
 def claimed_table(name: str, table: dict[str, Any]) -> dict[str, Any]:

@@ -56,7 +56,7 @@ def plan_units(
     suite: Suite, generators: tuple[str, ...], tables: dict[str, dict[str, Any]], costs: Any
 ) -> list[Unit]:
     """Every (generator, case) unit of the run, in run order (generator, then case id)."""
-    from svibench.runner import generator_schedule
+    from svibench.generators.registry import generator_schedule
 
     p = suite.protocol
     sizes = {c.id: frame_size(suite, c) for c in suite.cases}

@@ -192,11 +192,6 @@ class Suite:
         }
         return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
 
-    def shard(self, index: int, count: int) -> tuple[Case, ...]:
-        """Deterministic subset of cases for ``--shard index/count`` (round-robin by sorted id)."""
-        ordered = sorted(self.cases, key=lambda c: c.id)
-        return tuple(c for i, c in enumerate(ordered) if i % count == index)
-
 
 def clip_plan(suite: Suite, schedule: PromptSchedule) -> str:
     """How a generator with ``schedule`` runs ``suite``: its rule and clips per case."""

@@ -101,14 +101,6 @@ def test_dataset_suite_and_import_roundtrip(project, tmp_path: Path):
     assert "sample_1" in proc.stdout
 
 
-def test_sharding_is_a_partition():
-    st = load_suite(Path(__file__).parents[1] / "suites" / "tiny.toml")
-    parts = [st.shard(i, 3) for i in range(3)]
-    ids = sorted(c.id for p in parts for c in p)
-    assert ids == sorted(c.id for c in st.cases)
-    assert st.shard(1, 3) == st.shard(1, 3)
-
-
 def test_saved_fps_is_optional_and_keeps_old_digests(tmp_path: Path):
     p = Protocol(clips=3)
     assert p.video_fps == 16 and "saved_fps" not in p.identity()

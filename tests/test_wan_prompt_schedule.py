@@ -15,9 +15,10 @@ import pytest
 
 from svibench.config import load_config
 from svibench.errors import ConfigError
+from svibench.generators.registry import generator_schedule
 from svibench.generators.svi import VARIANTS, SVIGenerator
 from svibench.generators.wan import WanChainedGenerator
-from svibench.runner import generator_schedule, run_suite
+from svibench.runner import run_suite
 from svibench.suite import Case, PromptSchedule, Protocol, load_suite
 
 UPSTREAM_FLAGS = {  # variant -> (use_first_prompt_only, prompt_repeat_times)

@@ -18,7 +18,7 @@ app = typer.Typer(
 @app.command("generators")
 def list_generators(config: ConfigOpt = None, debug: DebugOpt = False) -> None:
     """Registered generator kinds and the named generators of svibench.toml."""
-    from svibench.generators.registry import GENERATORS
+    from svibench.generators.registry import GENERATORS, generator_schedule
 
     print_table(["kind", "source"], [[k, GENERATORS.source(k)] for k in GENERATORS.names()])
     cfg_path = config_path(config)
@@ -29,7 +29,7 @@ def list_generators(config: ConfigOpt = None, debug: DebugOpt = False) -> None:
         rows = []
         for n, table in sorted(cfg.generator_tables.items()):
             params = ", ".join(f"{k}={v}" for k, v in table.items() if k != "kind")
-            schedule = GENERATORS.get(table["kind"]).schedule_for(n, table).describe()
+            schedule = generator_schedule(n, table).describe()
             rows.append([n, table["kind"], params, schedule, "yes" if n in cfg.generators else ""])
         sys.stdout.flush()
         print_table(["name", "kind", "parameters", "prompts / clips", "default run"], rows)

@@ -67,12 +67,12 @@ def _print_cases(out: Console, st: Suite) -> None:
 def _print_clip_plans(out: Console, st: Suite, cfg_path: Path) -> None:
     """Each generator of svibench.toml: its prompt schedule and clip count on this suite."""
     from svibench.config import load_config
-    from svibench.generators.registry import GENERATORS
+    from svibench.generators.registry import generator_schedule
     from svibench.suite import clip_plan
 
     out.print("prompts / clips per generator:")
     for n, t in sorted(load_config(cfg_path).generator_tables.items()):
-        schedule = GENERATORS.get(t["kind"]).schedule_for(n, t)
+        schedule = generator_schedule(n, t)
         out.print(f"  {n}: {clip_plan(st, schedule)}")
 
 
