@@ -88,24 +88,26 @@ def case_means(run: RunData) -> pd.DataFrame:
     )
 
 
-def quality_table(run: RunData, seed: int = 0) -> pd.DataFrame:
-    """Per (generator, metric): mean over cases of the per-case clip mean, bootstrap 95 % CI."""
+def _bootstrap_table(values: pd.DataFrame, keys: tuple[str, ...], seed: int) -> pd.DataFrame:
+    """Per group of ``keys``: n, mean of ``value`` and its seeded bootstrap 95 % CI."""
     records = []
-    for (gen, metric), g in case_means(run).groupby(["generator", "metric"], sort=True):
+    for group, g in values.groupby(list(keys), sort=True):
         mean, low, high = bootstrap_ci(g["value"].to_numpy(), seed=seed)
         records.append(
             {
-                "generator": gen,
-                "metric": metric,
+                **dict(zip(keys, group, strict=True)),
                 "n": len(g),
                 "mean": mean,
                 "low": low,
                 "high": high,
             }
         )
-    return pd.DataFrame.from_records(
-        records, columns=["generator", "metric", "n", "mean", "low", "high"]
-    )
+    return pd.DataFrame.from_records(records, columns=[*keys, "n", "mean", "low", "high"])
+
+
+def quality_table(run: RunData, seed: int = 0) -> pd.DataFrame:
+    """Per (generator, metric): mean over cases of the per-case clip mean, bootstrap 95 % CI."""
+    return _bootstrap_table(case_means(run), ("generator", "metric"), seed)
 
 
 def clip_curves(run: RunData) -> pd.DataFrame:
@@ -258,22 +260,7 @@ def clip_curve_ci(run: RunData, metric: str, seed: int = 0) -> pd.DataFrame:
     """Per (generator, clip) of one metric: mean over cases with the bootstrap 95 % CI over
     cases, the same estimator (drift.bootstrap_ci, seeded) as the tables' CIs."""
     sub = run.rows[run.rows["metric"] == metric]
-    records = []
-    for (gen, clip), g in sub.groupby(["generator", "clip"], sort=True):
-        mean, low, high = bootstrap_ci(g["value"].to_numpy(), seed=seed)
-        records.append(
-            {
-                "generator": gen,
-                "clip": int(clip),
-                "n": len(g),
-                "mean": mean,
-                "low": low,
-                "high": high,
-            }
-        )
-    return pd.DataFrame.from_records(
-        records, columns=["generator", "clip", "n", "mean", "low", "high"]
-    )
+    return _bootstrap_table(sub, ("generator", "clip"), seed)
 
 
 def plot_curves(run: RunData, folder: Path, prefix: str | None = None) -> list[Path]:
