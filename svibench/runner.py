@@ -7,6 +7,7 @@ same command resumes after the last committed clip of every (generator, case).
 
 from __future__ import annotations
 
+import itertools
 import os
 import platform
 import socket
@@ -51,6 +52,9 @@ class RunResult:
     root: Path
     timings: Timings = field(default_factory=Timings)
     failures: list[dict[str, Any]] = field(default_factory=list)  # units that failed (keep_going)
+
+
+_INVOCATIONS = itertools.count()  # run_suite calls in this process (log/progress file names)
 
 
 def build_generator(name: str, table: dict[str, Any], device: str) -> Generator:
@@ -204,7 +208,11 @@ def run_suite(
     }
     preload(extractors)  # every weight checked and loaded before the first clip is generated
     set_threads(threads)
-    writer = f"{time.strftime('%Y%m%dT%H%M%S')}-{socket.gethostname()}-{os.getpid()}"
+    # unique per invocation: one worker process may run several shards within one second
+    writer = (
+        f"{time.strftime('%Y%m%dT%H%M%S')}-{socket.gethostname()}-{os.getpid()}"
+        f"-{next(_INVOCATIONS)}-shard{shard[0]}of{shard[1]}"
+    )
     store.log(
         writer,
         {
