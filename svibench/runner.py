@@ -116,6 +116,11 @@ def _package_versions() -> dict[str, str]:
         "pyarrow",
         "scipy",
         "av",
+        # VBench's own frame readers: when installed at its pins they decode the files PyAV's
+        # emulation cannot reproduce (svibench.video.reader_library)
+        "decord",
+        "opencv-python",
+        "opencv-python-headless",
     ):
         try:
             out[pkg] = version(pkg)

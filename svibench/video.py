@@ -27,9 +27,11 @@ converted from one decode of each frame (``iter_decoded``):
 Measured bit-identical to decord 0.6.0 and opencv-python 4.11.0.86 (VBench's pins) on H.264
 yuv420p/yuv422p/yuv444p (untagged, BT.601, BT.709, BT.2020 tags, limited and full range),
 libx264rgb, MPEG-4 part 2 and VP9 (tagged, full range), 8/16/24 fps: ``tests/test_video.py``
-and docs/metrics.md. Known exceptions, where the readers' older FFmpeg differs:
-odd-sized 4:2:0 (VP9 251x373: decord differs by up to 15 levels, cv2 matches), 10-bit input
-(up to 17-18 levels), and one MPEG-4 clip with a 3x3 block off by 1 level (a decoder change).
+and docs/metrics.md. Where the readers' older FFmpeg differs (``vbench_gap``: odd-sized 4:2:0
+for decord, >8-bit input for both), the frames come from VBench's reader library itself when it
+is installed at VBench's pin (``reader_library``; ``pip install "svibench[readers]"``), else
+from the emulation with a one-line warning. One MPEG-4 clip had a 3x3 block off by 1 level (a
+decoder change no reader setting reproduces).
 
 Writes are atomic (svibench.atomic: a temporary file in the destination folder, then a rename). A killed
 process never leaves a half-written mp4 under the final name.
@@ -242,17 +244,93 @@ def to_rgb(frame, reader: str = "decord") -> np.ndarray:
     raise ValueError(f"unknown frame reader {reader!r} (known: {', '.join(READERS)})")
 
 
-def vbench_gap(frame) -> str | None:
-    """Why this frame's format is outside bit-exact VBench parity (docs/metrics.md), or None:
-    the readers' older FFmpeg converts odd-sized 4:2:0 and >8-bit frames differently."""
+def vbench_gap(frame, reader: str = "decord") -> str | None:
+    """Why ``to_rgb(frame, reader)`` is not bit-exact to VBench's ``reader`` (docs/metrics.md), or
+    None. decord's FFmpeg 4.1 scales odd-sized 4:2:0 chroma differently from PyAV's (cv2's 5.1
+    agrees with PyAV there); both readers' older FFmpegs dither >8-bit input differently."""
     fmt = frame.format
     depth = max(c.bits for c in fmt.components)
     if depth > 8:
         return f"{fmt.name} is {depth}-bit"
     sub = fmt.name.startswith(("yuv420", "yuvj420", "nv12", "nv21"))
-    if sub and (frame.width % 2 or frame.height % 2):
+    if reader == "decord" and sub and (frame.width % 2 or frame.height % 2):
         return f"{fmt.name} with an odd size ({frame.height}x{frame.width}, HxW)"
     return None
+
+
+# VBench 0.1.5's reader libraries at its pins (decord==0.6.0; opencv 4.11, whose bundled FFmpeg
+# fixes cv2's conversion): where the PyAV emulation is not exact (vbench_gap), the frames come
+# from the library itself when it is installed (`pip install "svibench[readers]"`).
+READER_PINS = {"decord": ("decord", "0.6.0"), "cv2": ("cv2", "4.11.")}
+
+
+def reader_library(reader: str):
+    """VBench's own ``reader`` module when installed at VBench's pinned version, else None."""
+    import importlib
+
+    module, pin = READER_PINS[reader]
+    try:
+        # cv2 first: decord's bundled libraries, loaded before OpenCV's, break cv2's PNG
+        # decoding in the same process ("libpng error: bad parameters to zlib"), which reads
+        # every reference image (svibench.suite.decode_image)
+        importlib.import_module("cv2")
+        lib = importlib.import_module(module)
+    except ImportError:
+        return None
+    version = getattr(lib, "__version__", "")
+    return lib if version == pin or (pin.endswith(".") and version.startswith(pin)) else None
+
+
+def _library_frames(path: Path, reader: str, lib) -> Iterator[np.ndarray]:
+    """Frames as VBench reads them with the library itself (uint8 RGB, one at a time)."""
+    try:
+        yield from _library_frames_raw(path, reader, lib)
+    except SvibenchError:
+        raise
+    except Exception as e:  # decord.DECORDError, cv2.error: one line, no traceback
+        raise SvibenchError(f"{path}: {reader} cannot decode the file ({_one_line(e)})") from None
+
+
+def _library_frames_raw(path: Path, reader: str, lib) -> Iterator[np.ndarray]:
+    if reader == "decord":
+        vr = lib.VideoReader(str(path), num_threads=1)  # vbench/utils.py load_video
+        for i in range(len(vr)):
+            yield vr[i].asnumpy()
+        return
+    cap = lib.VideoCapture(str(path))  # vbench/dynamic_degree.py, motion_smoothness.py
+    try:
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                return
+            yield np.ascontiguousarray(bgr[..., ::-1])  # cv2.COLOR_BGR2RGB is this exact swap
+    finally:
+        cap.release()
+
+
+def _exact_sources(path: Path, frame, readers: tuple[str, ...]) -> dict[str, Iterator[np.ndarray]]:
+    """Per reader that the emulation cannot reproduce on this file: the library's frames.
+    Warns once, naming what is not exact, for the readers whose library is not installed."""
+    sources: dict[str, Iterator[np.ndarray]] = {}
+    missing: list[str] = []
+    for r in readers:
+        gap = vbench_gap(frame, r)
+        if gap is None:
+            continue
+        lib = reader_library(r)
+        if lib is None:
+            missing.append(f"{r} ({gap})")
+        else:
+            sources[r] = _library_frames(path, r, lib)
+    if missing:
+        warnings.warn(
+            f"{path}: {'; '.join(missing)}: VBench's reader converts this differently from PyAV"
+            " and is not installed at VBench's pin, so these frames are not bit-exact to VBench"
+            " (docs/metrics.md). For exact frames: pip install 'svibench[readers]' (decord 0.6.0,"
+            " opencv 4.11), or re-encode to 8-bit, even-sized yuv420p",
+            stacklevel=3,
+        )
+    return sources
 
 
 def iter_decoded(
@@ -270,17 +348,16 @@ def iter_decoded(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         count = 0
+        exact: dict[str, Iterator[np.ndarray]] = {}
         try:
             for frame in container.decode(stream):
                 count += 1
-                if count == 1 and (gap := vbench_gap(frame)):
-                    warnings.warn(
-                        f"{path}: {gap}: decoded, but VBench's readers (older FFmpeg) convert such"
-                        " files differently (docs/metrics.md); re-encode to 8-bit, even-sized"
-                        " yuv420p for exact VBench numbers",
-                        stacklevel=2,
-                    )
-                yield {r: to_rgb(frame, r) for r in readers}
+                if count == 1:
+                    exact = _exact_sources(path, frame, readers)
+                yield {
+                    r: _next_exact(exact[r], path, count) if r in exact else to_rgb(frame, r)
+                    for r in readers
+                }
         except _av_errors() as e:
             raise SvibenchError(
                 f"{path}: decoding failed after {count} frames, corrupt or truncated ({_one_line(e)})"
@@ -292,8 +369,20 @@ def iter_decoded(
             raise SvibenchError(
                 f"{path}: truncated, the header lists {stream.frames} frames but only {count} decode"
             )
+        for r, it in exact.items():
+            if next(it, None) is not None:
+                raise SvibenchError(f"{path}: {r} decodes more frames than PyAV's {count}")
     finally:
         container.close()
+
+
+def _next_exact(frames: Iterator[np.ndarray], path: Path, index: int) -> np.ndarray:
+    frame = next(frames, None)
+    if frame is None:
+        raise SvibenchError(
+            f"{path}: VBench's reader library decodes fewer frames than PyAV ({index - 1})"
+        )
+    return frame
 
 
 def iter_frames(path: str | Path, reader: str = "decord") -> Iterator[np.ndarray]:

@@ -10,12 +10,15 @@ where they are installed (VBench 0.1.5's pins; other OpenCV versions convert dif
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import av
+import cv2  # noqa: F401  before any decord import: see svibench.video.reader_library
 import numpy as np
 import pytest
 
+from svibench import video
 from svibench.video import READERS, iter_decoded, probe_video, read_decoded, read_video, to_rgb
 
 _X264 = {
@@ -130,7 +133,7 @@ def test_decord_itself(clips, name):
 
 @pytest.mark.parametrize("name", list(ENCODINGS))
 def test_opencv_itself(clips, name):
-    cv2 = pytest.importorskip("cv2")
+    # cv2 is imported at the top (before decord)
     if not cv2.__version__.startswith("4.11."):
         pytest.skip(f"VBench 0.1.5 pins opencv 4.11; this is {cv2.__version__}")
     cap = cv2.VideoCapture(str(clips[name]))
@@ -149,8 +152,8 @@ def test_unknown_reader_is_an_error(clips):
         to_rgb(_frames(clips["h264_plain"])[0], "ffmpeg")
 
 
-def test_known_gaps_warn(tmp_path):
-    """Odd-sized 4:2:0 and 10-bit files are outside bit-exact parity: say so, still decode."""
+def _odd_vp9(tmp_path: Path) -> Path:
+    """Odd-sized VP9 4:2:0: decord's FFmpeg 4.1 scales its chroma unlike PyAV's."""
     frames = photo(3, 33, 47)
     path = tmp_path / "odd.webm"
     with av.open(str(path), "w", format="webm") as c:
@@ -164,12 +167,80 @@ def test_known_gaps_warn(tmp_path):
                 c.mux(p)
         for p in s.encode():
             c.mux(p)
-    with pytest.warns(UserWarning, match="odd size"):
-        got, _ = read_video(path)
+    return path
+
+
+def _ten_bit(tmp_path: Path) -> Path:
+    path = tmp_path / "ten.mp4"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=16)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p10le"
+        s.options = {"preset": "ultrafast"}
+        for f in photo(3, 48, 64):
+            for p in s.encode(
+                av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p10le")
+            ):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+def test_known_gaps_warn_without_the_readers(tmp_path, monkeypatch):
+    """Odd-sized 4:2:0 and 10-bit files are outside the emulation's bit-exact range: without
+    VBench's reader libraries, say which reader is not exact, and still decode."""
+    monkeypatch.setattr(video, "reader_library", lambda reader: None)
+    with pytest.warns(UserWarning, match=r"decord \(yuv420p with an odd size") as rec:
+        got, _ = read_video(_odd_vp9(tmp_path))
     assert got.shape == (3, 33, 47, 3)
+    assert "cv2" not in str(rec[0].message)  # cv2's FFmpeg agrees with PyAV on odd sizes
+    with pytest.warns(UserWarning, match=r"decord \(yuv420p10le is 10-bit\); cv2 \("):
+        read_decoded(_ten_bit(tmp_path))
+
+
+def test_known_gaps_read_by_decord_itself(tmp_path, recwarn):
+    """With decord installed at VBench's pin, its own frames fill the gap: bit-exact, no warning."""
+    decord = pytest.importorskip("decord")
+    if video.reader_library("decord") is None:
+        pytest.skip(f"VBench 0.1.5 pins decord 0.6.0; this is {decord.__version__}")
+    path = _odd_vp9(tmp_path)
+    vr = decord.VideoReader(str(path), num_threads=1)
+    theirs = vr.get_batch(list(range(len(vr)))).asnumpy()
+    decoded, _ = read_decoded(path)
+    np.testing.assert_array_equal(decoded["decord"], theirs)
+    emulated = np.stack([to_rgb(f, "decord") for f in _frames(path)])
+    assert not np.array_equal(emulated, theirs)  # the gap is real: the emulation differs here
+    assert not [w for w in recwarn if "VBench" in str(w.message)]
+    ten = _ten_bit(tmp_path)
+    vr = decord.VideoReader(str(ten), num_threads=1)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        decoded, _ = read_decoded(ten)
+    said = [str(w.message) for w in rec if "VBench" in str(w.message)]
+    assert len(said) == (video.reader_library("cv2") is None)  # only cv2 can be left inexact
+    assert not said or ("cv2 (" in said[0] and "decord (" not in said[0])
+    np.testing.assert_array_equal(decoded["decord"], vr.get_batch(list(range(len(vr)))).asnumpy())
 
 
 def test_no_warning_on_exact_encodings(clips, recwarn):
     for path in clips.values():
         read_decoded(path)
     assert not [w for w in recwarn if "VBench" in str(w.message)]
+
+
+def test_reference_images_still_decode_after_decord(tmp_path):
+    """decord's bundled libraries loaded before OpenCV's broke cv2's PNG decoding in-process
+    (libpng: bad parameters to zlib); reader_library loads OpenCV first."""
+    pytest.importorskip("decord")
+    code = (
+        "import sys, numpy as np\n"
+        "from svibench.video import reader_library, write_png\n"
+        "reader_library('decord')\n"
+        "from svibench.suite import decode_image\n"
+        "write_png(sys.argv[1], np.full((8, 8, 3), 7, np.uint8))\n"
+        "assert (decode_image(sys.argv[1], 'x') == 7).all()\n"
+    )
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "a.png")], check=True)
