@@ -24,8 +24,8 @@ from pathlib import Path
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from svibench.models.tiny import ASSETS
 from svibench.train.tiny import TinyTrainer
-from svibench.train.tiny_model import ASSETS
 
 # Stage 1: from scratch with upstream's Gaussian-bump timestep weighting. It nearly ignores the
 # low-noise timesteps, which a from-scratch toy then never learns (noisy samples), so stage 2

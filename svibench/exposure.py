@@ -126,8 +126,8 @@ def tiny_rollouts(
     """
     import torch
 
-    from svibench.train.tiny_model import condition, load_checkpoint, sample_batch, to_model
-    from svibench.train.tiny_model import to_uint8 as model_to_uint8
+    from svibench.models.tiny import condition, load_checkpoint, sample_batch, to_model
+    from svibench.models.tiny import to_uint8 as model_to_uint8
     from svibench.world import World
 
     model, cfg, _ = load_checkpoint(checkpoint)

@@ -6,8 +6,8 @@ from svibench.errors import ConfigError
 from svibench.exposure import colour_error, exposure_rows, late_mean, world_truth
 from svibench.generators.base import Generator, Session
 from svibench.generators.tiny import TinyModelGenerator
+from svibench.models.tiny import TinyConfig, build_model, save_checkpoint
 from svibench.suite import Case, Protocol
-from svibench.train.tiny_model import TinyConfig, build_model, save_checkpoint
 
 torch.set_num_threads(1)
 PROTO = Protocol(frames_per_clip=6, clips=4, width=16, height=16, motion_frames=1)

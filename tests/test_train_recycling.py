@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from svibench.errors import ConfigError
-from svibench.train.flow import FlowMatch, timesteps_for
+from svibench.models.flow import FlowMatch, timesteps_for
 from svibench.train.recycling import (
     RECIPES,
     RECYCLING_PARAMS,

@@ -5,9 +5,9 @@ import torch
 from safetensors.torch import load_file
 
 from svibench.errors import ConfigError
+from svibench.models.tiny import load_checkpoint
 from svibench.train.registry import TRAINERS
 from svibench.train.tiny import TinyTrainer
-from svibench.train.tiny_model import load_checkpoint
 
 torch.set_num_threads(1)
 TINY = dict(size=16, frames=5, hidden=32, layers=1, batch_size=2)

@@ -161,7 +161,7 @@ def test_trainer_clip_input_is_the_inference_squash_not_a_centre_crop(tiny_wan):
     from diffusers import AutoencoderKLWan
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
 
-    from svibench.generators.wan_sampling import CLIP_MEAN, CLIP_STD, clip_pixels
+    from svibench.models.wan_image import CLIP_MEAN, CLIP_STD, clip_pixels
     from svibench.train.wan_lora import Components
 
     torch.manual_seed(0)

@@ -89,12 +89,12 @@ class DiffusersI2VGenerator(Generator):
     @property
     def pipeline(self):
         if self._pipe is None:
-            from svibench.generators.model_paths import resolve_model_dir
             from svibench.generators.wan_sampling import (
                 apply_runtime_options,
                 from_pretrained,
                 torch_dtype,
             )
+            from svibench.models.paths import resolve_model_dir
 
             c, where = self.config, f"[generators.{self.name}]"
             folder = resolve_model_dir(str(c["model"]), f"{where}.model")

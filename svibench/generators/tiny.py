@@ -32,7 +32,7 @@ from svibench.suite import Case, Protocol
 
 class TinyModelSession(Session):
     def __init__(self, gen: TinyModelGenerator, protocol: Protocol, reference: np.ndarray) -> None:
-        from svibench.train.tiny_model import to_model
+        from svibench.models.tiny import to_model
 
         self.gen, self.protocol = gen, protocol
         self.size = protocol.size_for(reference.shape[:2])
@@ -48,7 +48,7 @@ class TinyModelSession(Session):
     def next_clip(self, prompt: str, clip: int, seed: int) -> np.ndarray:
         import torch
 
-        from svibench.train.tiny_model import condition, sample, to_model, to_uint8
+        from svibench.models.tiny import condition, sample, to_model, to_uint8
 
         g = self.gen
         if self.truth is not None and clip > 0:
@@ -87,7 +87,7 @@ class TinyModelGenerator(Generator):
         super().__init__(name, device, **params)
         import torch
 
-        from svibench.train.tiny_model import load_checkpoint
+        from svibench.models.tiny import load_checkpoint
 
         unknown = sorted(set(params) - set(self.params))
         if unknown:
@@ -121,7 +121,7 @@ class TinyModelGenerator(Generator):
     def identity(self) -> dict[str, Any]:
         import hashlib
 
-        from svibench.train.tiny_model import resolve_checkpoint
+        from svibench.models.tiny import resolve_checkpoint
 
         weights = resolve_checkpoint(self.config["checkpoint"]) / "model.safetensors"
         digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]

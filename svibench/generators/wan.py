@@ -85,8 +85,8 @@ class WanChainedGenerator(Generator):
         return self._pipe
 
     def _load(self):
-        from svibench.generators.model_paths import resolve_file, resolve_model_dir
         from svibench.generators.wan_sampling import apply_runtime_options, load_svi_pipeline
+        from svibench.models.paths import resolve_file, resolve_model_dir
 
         c, where = self.config, f"[generators.{self.name}]"
         model_dir = resolve_model_dir(str(c["model"]), f"{where}.model")

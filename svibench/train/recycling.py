@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from svibench.models.flow import FlowMatch, bidirectional_errors, timesteps_for
 from svibench.train.base import Param
 from svibench.train.error_bank import ErrorBank
-from svibench.train.flow import FlowMatch, bidirectional_errors, timesteps_for
 
 # Every value the published training scripts pass to train_svi.py, by script and line
 # (upstream scripts/train/svi_film.sh and svi_shot.sh, main @34e4c50). "argparse" = the parser's

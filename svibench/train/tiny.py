@@ -24,16 +24,8 @@ import numpy as np
 import torch
 
 from svibench.atomic import atomic_write_text
-from svibench.train.base import Param, Progress, Trainer, TrainResult
-from svibench.train.flow import FlowMatch
-from svibench.train.recycling import (
-    RECYCLING_PARAMS,
-    ErrorRecycler,
-    RecyclingConfig,
-    recycling_step,
-)
-from svibench.train.state import load_train_state, save_train_state
-from svibench.train.tiny_model import (
+from svibench.models.flow import FlowMatch
+from svibench.models.tiny import (
     TinyConfig,
     build_model,
     condition,
@@ -41,6 +33,14 @@ from svibench.train.tiny_model import (
     load_checkpoint,
     save_checkpoint,
 )
+from svibench.train.base import Param, Progress, Trainer, TrainResult
+from svibench.train.recycling import (
+    RECYCLING_PARAMS,
+    ErrorRecycler,
+    RecyclingConfig,
+    recycling_step,
+)
+from svibench.train.state import load_train_state, save_train_state
 from svibench.world import World
 
 TRAIN_SEED_BASE = 100_000  # training worlds never collide with small suite seeds

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from svibench.atomic import atomic_write
-from svibench.train.flow import euler_step, shifted_sigmas
+from svibench.models.flow import euler_step, shifted_sigmas
 
 CHANNELS = 3
 TEXT_DIM = 16
