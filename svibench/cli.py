@@ -11,6 +11,7 @@ import typer
 app = typer.Typer(
     name="svibench",
     help="Benchmark long-horizon image-to-video generation (SVI, Wan 2.1 chained, your models).",
+    epilog="Add --debug to any command to see the traceback of an error.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -103,7 +104,10 @@ def main(argv: list[str] | None = None) -> None:
     (unknown option or command, missing argument, bad value), whichever copy of click raised it.
     """
     args = sys.argv[1:] if argv is None else list(argv)
+    # --debug (anywhere, any command): show the traceback. Taken out of argv here, where the
+    # traceback is decided, so no command carries a parameter it never reads.
     debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
     try:
         rc = app(args=args, prog_name="svibench", standalone_mode=False)
         sys.exit(rc if isinstance(rc, int) else 0)

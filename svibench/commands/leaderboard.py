@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from svibench.commands.options import ConfigOpt, DebugOpt, console
+from svibench.commands.options import ConfigOpt, console
 
 
 def runs_with_clips(results: Path) -> list[Path]:
@@ -39,7 +39,6 @@ def leaderboard(
     reference: Annotated[
         str | None, typer.Option("--reference", help="Reference generator for paired comparisons.")
     ] = None,
-    debug: DebugOpt = False,
 ) -> None:
     """Write leaderboard.md (+ drift plots) from one or more runs."""
     from svibench.leaderboard import write_leaderboard

@@ -17,9 +17,6 @@ ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="svibench.toml to use (default: ./svibench.toml)."),
 ]
-# Read by cli.main() from argv (it decides whether a traceback is shown); the parameter only
-# lets every command accept the flag.
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
 
 
 def console():

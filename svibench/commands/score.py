@@ -26,7 +26,6 @@ from typing import Annotated
 
 import typer
 
-from svibench.commands.options import DebugOpt
 from svibench.errors import ConfigError
 
 VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
@@ -247,7 +246,6 @@ def score(
     ] = None,
     threads: Annotated[int | None, typer.Option("--threads", min=1)] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
-    debug: DebugOpt = False,
 ) -> None:
     """Score a folder of videos with a metric set; no suite or svibench.toml needed."""
     from rich.console import Console

@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from svibench.commands.options import DebugOpt
-
 
 def view(
     runs: Annotated[list[Path], typer.Argument(help="Run folder(s), e.g. results/tiny.")],
@@ -16,7 +14,6 @@ def view(
         Path | None,
         typer.Option("--out", "-o", help="Page folder (default: RUN/view of the first run)."),
     ] = None,
-    debug: DebugOpt = False,
 ) -> None:
     """Write RUN/view/index.html: stitched long videos of every generator played in sync,
     per-clip scores, drift plots and the leaderboard; opens from file://, no server."""
