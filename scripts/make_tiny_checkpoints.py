@@ -37,7 +37,7 @@ LEGACY_SHOT = dict(
     y_error_num=3,
     error_buffer_k=8,
     buffer_replacement_strategy="l2",
-    num_motion_frames=1,
+    motion_frames=1,
     ref_pad_num=-1,
 )
 STAGE1 = dict(

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from svibench.errors import ConfigError
+from svibench.generators.base import session_motion_frames
 from svibench.suite import Case, Protocol, load_reference_image
 
 Truth = Callable[[int], np.ndarray]
@@ -60,11 +61,15 @@ def colour_error(frames: np.ndarray, truth: np.ndarray, skip: int = 0) -> float:
     return float(np.abs(colour_stats(frames[skip:]) - colour_stats(truth[skip:])).mean())
 
 
-def _errors(
-    gen: Any, case: Case, protocol: Protocol, truth: Truth, m: int, forced: bool
-) -> list[float]:
+def _errors(gen: Any, case: Case, protocol: Protocol, forced: bool) -> list[float]:
+    """Per clip: the colour error of ``gen``'s clip vs the ground truth (world at its m)."""
     reference = load_reference_image(case, (protocol.height or 64, protocol.width or 64))
     session = gen.start(case, protocol, reference)
+    m = session_motion_frames(session, protocol)
+    truth = world_truth(case, protocol, m, protocol.size_for(reference.shape[:2]))
+    if truth is None:
+        session.close()
+        raise ConfigError(f"case '{case.id}': the exposure gap needs a world:<seed> case")
     if forced and not hasattr(session, "condition_on"):
         raise ConfigError(
             f"generator '{gen.name}' cannot be teacher-forced (its session has no condition_on)"
@@ -83,15 +88,10 @@ def _errors(
 
 def exposure_rows(gen: Any, cases: list[Case], protocol: Protocol) -> list[dict[str, Any]]:
     """Per (case, clip): chained error, teacher-forced error and their gap."""
-    m = int(getattr(gen, "motion_frames", protocol.motion_frames))
     rows = []
     for case in cases:
-        reference = load_reference_image(case, (protocol.height or 64, protocol.width or 64))
-        truth = world_truth(case, protocol, m, protocol.size_for(reference.shape[:2]))
-        if truth is None:
-            raise ConfigError(f"case '{case.id}': the exposure gap needs a world:<seed> case")
-        chained = _errors(gen, case, protocol, truth, m, forced=False)
-        forced = _errors(gen, case, protocol, truth, m, forced=True)
+        chained = _errors(gen, case, protocol, forced=False)
+        forced = _errors(gen, case, protocol, forced=True)
         for k, (c, f) in enumerate(zip(chained, forced, strict=True)):
             rows.append(
                 {"case": case.id, "clip": k, "chained": c, "teacher_forced": f, "gap": c - f}
@@ -131,7 +131,7 @@ def tiny_rollouts(
     from svibench.world import World
 
     model, cfg, _ = load_checkpoint(checkpoint)
-    f, m, s = cfg.frames, cfg.num_motion_frames, cfg.size
+    f, m, s = cfg.frames, cfg.motion_frames, cfg.size
     scenes = [World(w, s, s) for w in worlds]
     truth = [[sc.clip(float(k * (f - m)), f) for k in range(clips)] for sc in scenes]
     refs = [to_model(sc.reference()[None], s)[:, 0] for sc in scenes]

@@ -72,7 +72,7 @@ def test_a_session_without_condition_on_cannot_be_teacher_forced():
 @pytest.fixture(scope="module")
 def film_ckpt(tmp_path_factory):
     out = tmp_path_factory.mktemp("film")
-    cfg = TinyConfig(size=16, frames=6, hidden=32, layers=1, num_motion_frames=2, ref_pad_num=0)
+    cfg = TinyConfig(size=16, frames=6, hidden=32, layers=1, motion_frames=2, ref_pad_num=0)
     save_checkpoint(build_model(cfg, seed=0), cfg, out, {"steps": 0})
     return out
 

@@ -74,6 +74,9 @@ class DiffusersI2VGenerator(Generator):
         "progress": True,
     }
 
+    # placement and speed: they do not change the numbers
+    runtime_params: ClassVar[frozenset[str]] = frozenset({"progress", "offload", "compile"})
+
     def __init__(self, name: str, device: str = "cpu", **params: Any) -> None:
         super().__init__(name, device, **params)
         if not self.config["model"]:
@@ -83,8 +86,6 @@ class DiffusersI2VGenerator(Generator):
         if not isinstance(self.config["call_kwargs"], dict):
             raise ConfigError(f"[generators.{name}].call_kwargs: a table is required")
         self._pipe = None
-
-    motion_frames = 1
 
     @property
     def pipeline(self):
@@ -113,17 +114,13 @@ class DiffusersI2VGenerator(Generator):
         size = protocol.size_for(reference.shape[:2])
         return LastFrameSession(self, case, protocol, resize_reference(reference, size))
 
-    def identity(self) -> dict[str, Any]:
-        ident = super().identity()
-        for key in ("progress", "offload", "compile"):
-            ident.pop(key, None)
-        return ident
-
     def close(self) -> None:
         self._pipe = None
 
 
 class LastFrameSession(Session):
+    motion_frames = 1  # clip k+1 continues from the last frame of clip k
+
     def __init__(
         self, gen: DiffusersI2VGenerator, case: Case, protocol: Protocol, reference: np.ndarray
     ) -> None:

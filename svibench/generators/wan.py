@@ -62,6 +62,9 @@ class WanChainedGenerator(Generator):
         "progress": True,
     }
 
+    # placement and speed: they do not change the numbers
+    runtime_params: ClassVar[frozenset[str]] = frozenset({"progress", "offload", "compile"})
+
     def __init__(self, name: str, device: str = "cpu", **params: Any) -> None:
         super().__init__(name, device, **params)
         self._pipe = None
@@ -131,12 +134,6 @@ class WanChainedGenerator(Generator):
         size = protocol.size_for(reference.shape[:2])
         return WanSession(self, case, protocol, resize_reference(reference, size))
 
-    def identity(self) -> dict[str, Any]:
-        ident = super().identity()
-        for key in ("progress", "offload", "compile"):  # placement does not change the numbers
-            ident.pop(key, None)
-        return ident
-
     def close(self) -> None:
         self._pipe = None
 
@@ -155,7 +152,7 @@ class WanSession(Session):
         self.motion: np.ndarray | None = None  # last m uint8 frames of the previous clip
 
     @property
-    def motion_frames(self) -> int:
+    def motion_frames(self) -> int:  # the generator's resolved m (svi: the variant's)
         return self.gen.motion_frames
 
     def conditioning(self, clip: int):

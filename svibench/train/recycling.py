@@ -57,13 +57,13 @@ _SCRIPT_COMMON: dict[str, Any] = {
 RECIPES: dict[str, dict[str, Any]] = {
     "film": {
         **_SCRIPT_COMMON,
-        "num_motion_frames": 5,  # svi_film.sh:19
+        "motion_frames": 5,  # svi_film.sh:19
         "ref_pad_num": 0,  # svi_film.sh:24
         "clean_prob": 0.5,  # svi_film.sh:28
     },
     "shot": {
         **_SCRIPT_COMMON,
-        "num_motion_frames": 1,  # svi_shot.sh:19
+        "motion_frames": 1,  # svi_shot.sh:19
         "ref_pad_num": -1,  # svi_shot.sh:24
         "clean_prob": 0.2,  # svi_shot.sh:28
     },

@@ -80,7 +80,7 @@ _TINY_PARAMS: dict[str, Param] = {
     "frames": Param(17, 2, 257),
     "hidden": Param(64, 16, 4096),
     "layers": Param(2, 1, 64),
-    "num_motion_frames": Param(1, 1, 64, help="m: film 5, shot 1"),
+    "motion_frames": Param(1, 1, 64, help="m: film 5, shot 1"),
     "ref_pad_num": Param(-1, -1, 256, help="0 zeros, -1 reference image (shot), k>0"),
     "p_motion_threshold": Param(0.9, 0.0, 1.0, help="film: P(use m real motion frames)"),
 }
@@ -201,7 +201,7 @@ class TinyTrainer(Trainer):
                 frames=c["frames"],
                 hidden=c["hidden"],
                 layers=c["layers"],
-                num_motion_frames=c["num_motion_frames"],
+                motion_frames=c["motion_frames"],
                 ref_pad_num=c["ref_pad_num"],
             )
             model = build_model(tcfg, seed)
@@ -239,7 +239,7 @@ class TinyTrainer(Trainer):
             world = World(int(rng.integers(TRAIN_SEED_BASE, 2**31 - 1)), tcfg.size, tcfg.size)
             start = float(rng.uniform(0, 200))
             clip = _clip(world, start, tcfg.frames)
-            m = tcfg.num_motion_frames
+            m = tcfg.motion_frames
             if m > 1 and rng.random() >= p_motion:
                 m = 1  # train_svi.py: otherwise condition on the first frame only
             pad = _clip(world, float(rng.uniform(0, 200)), 1)[:, 0]  # a random frame of the video

@@ -85,7 +85,7 @@ class WanLoraTrainer(Trainer):
         "num_frames": Param(81, 1, 1024),
         "height": Param(480, 16, 4096),
         "width": Param(832, 16, 4096),
-        "num_motion_frames": Param(5, 1, 81, help="film 5, shot/others 1"),
+        "motion_frames": Param(5, 1, 81, help="film 5, shot/others 1"),
         "ref_pad_num": Param(0, -1, 81, help="film 0, shot -1"),
         "p_motion_threshold": Param(0.9, 0.0, 1.0),
         "save_every": Param(500, 1, 10**8),
@@ -220,7 +220,7 @@ class WanLoraTrainer(Trainer):
             "kind": "svi",
             "model": c["model"],
             "lora": str(result.checkpoint),
-            "motion_frames": c["num_motion_frames"],
+            "motion_frames": c["motion_frames"],
             "ref_pad_num": c["ref_pad_num"],
         }
 
@@ -242,7 +242,7 @@ class WanLoraTrainer(Trainer):
                 f"dataset {c['dataset']}: no video with >= {c['num_frames']} frames found in 20 tries"
             )
         prompt = _prompt_for(path, c["prompt"])
-        m = c["num_motion_frames"]
+        m = c["motion_frames"]
         if m > 1 and rng.random() >= c["p_motion_threshold"]:
             m = 1  # train_svi.py: otherwise only the first frame conditions
         pad = frames[:, int(rng.integers(frames.shape[1]))]  # a random frame of the video

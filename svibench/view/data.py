@@ -11,8 +11,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from svibench.completeness import logged_suite, run_completeness
 from svibench.store import RunStore
 
@@ -21,24 +19,6 @@ def _relative(path: Path, base: Path) -> str:
     import os
 
     return Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()
-
-
-def motion_frames(store: RunStore, manifest: dict, generator: str, case: str) -> int:
-    """The overlap m a generator used: recorded in its continuation state if it records it,
-    else set in its configuration, else the protocol's (what the runner falls back to)."""
-    states = sorted(store.state_path(generator, case, 0).parent.glob("clip_*.npz"))
-    if states:
-        clip = int(states[-1].stem.split("_")[1])
-        try:
-            m = store.load_state(generator, case, clip).get("motion_frames")
-        except Exception:  # noqa: BLE001 - an unreadable state only loses this hint
-            m = None
-        if isinstance(m, int | np.integer):
-            return int(m)
-    m = manifest.get("generators", {}).get(generator, {}).get("motion_frames")
-    if isinstance(m, int) and not isinstance(m, bool):
-        return m
-    return int(manifest["suite"]["protocol"]["motion_frames"])
 
 
 def _replay_sources(table: dict, case: str, proto: dict) -> tuple[list[Path], bool]:
@@ -159,7 +139,7 @@ def collect_run(root: Path, page_dir: Path, name: str, log=print) -> dict[str, A
             if _reference_image(case, proto, ref):
                 entry["reference"] = _relative(ref, page_dir)
         for gen in gens:
-            m = motion_frames(store, manifest, gen, case_id)
+            m = store.motion_frames(gen)  # recorded with its clips
             out = assets / "videos" / gen / f"{case_id}.mp4"
             info = _stitch(store, manifest, gen, case_id, m, out)
             values = _clip_values(run.rows, gen, case_id)
