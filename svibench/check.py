@@ -55,9 +55,11 @@ from svibench.check_config import (
     Tolerance,
 )
 from svibench.config import Config
-from svibench.drift import DRIFT_MEASURES, HEADLINE_MEASURE
+from svibench.drift import DRIFT_MEASURES, HEADLINE_MEASURE, aggregate_cases, drift_table
 from svibench.errors import ConfigError, SvibenchError
-from svibench.report import RunData, drift_ci_table, drift_summary, quality_table
+from svibench.report import RunData, drift_ci_table, drift_summary, load_run, quality_table
+from svibench.runner import build_generator, run_suite
+from svibench.suite import load_suite
 
 FORMAT_VERSION = 1
 
@@ -208,8 +210,6 @@ def _metric_means(run: RunData, metric: str) -> dict[str, float]:
 def _drift_means(run: RunData, metric: str, measure: str) -> dict[str, float]:
     d = drift_summary(run)
     if measure not in set(d["measure"]):
-        from svibench.drift import aggregate_cases, drift_table
-
         d = aggregate_cases(
             drift_table(run.rows, run.seconds_per_clip, run.directions), measures=(measure,)
         )
@@ -334,7 +334,6 @@ def _changed_keys(old: Any, new: Any) -> list[str]:
 def generator_identity(name: str, cfg: Config) -> dict[str, Any]:
     """The generator's ``identity()`` (class, parameters with defaults, e.g. weight hashes),
     JSON-normalised, so a baseline notices a changed checkpoint behind an unchanged name."""
-    from svibench.runner import build_generator
 
     gen = build_generator(name, cfg.generator_table(name), "cpu")
     try:
@@ -384,10 +383,6 @@ def run_check(
     """
     import shutil
     import time
-
-    from svibench.report import load_run
-    from svibench.runner import run_suite
-    from svibench.suite import load_suite
 
     if not scale > 0:
         raise ConfigError(f"--tolerance-scale: must be > 0, got {scale}")

@@ -33,6 +33,7 @@ import numpy as np
 from svibench.errors import ConfigError
 from svibench.generators.base import session_motion_frames
 from svibench.suite import Case, Protocol, load_reference_image
+from svibench.world import World
 
 Truth = Callable[[int], np.ndarray]
 
@@ -41,7 +42,6 @@ def world_truth(case: Case, protocol: Protocol, m: int, hw: tuple[int, int]) -> 
     """Clip k of a ``world:<seed>`` case as uint8 (F, H, W, 3) at ``hw``; None for other cases."""
     if not case.image.startswith("world:"):
         return None
-    from svibench.world import World
 
     world = World(int(case.image.split(":", 1)[1]), hw[0], hw[1])  # the training world
     step = protocol.frames_per_clip - m
@@ -128,7 +128,6 @@ def tiny_rollouts(
 
     from svibench.models.tiny import condition, load_checkpoint, sample_batch, to_model
     from svibench.models.tiny import to_uint8 as model_to_uint8
-    from svibench.world import World
 
     model, cfg, _ = load_checkpoint(checkpoint)
     f, m, s = cfg.frames, cfg.motion_frames, cfg.size

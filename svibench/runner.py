@@ -22,13 +22,18 @@ import numpy as np
 
 from svibench.config import Config
 from svibench.errors import ConfigError, SvibenchError
+from svibench.executors import describe
 from svibench.generators.base import Generator, check_frames, session_motion_frames
 from svibench.generators.registry import GENERATORS, generator_schedule
 from svibench.generators.world import ground_truth_clips
+from svibench.log_progress import LogProgress, is_terminal, rich_bar
 from svibench.metrics.base import ClipInput, FeatureCache, Metric
 from svibench.metrics.registry import FEATURES, METRICS
+from svibench.progress import ProgressLog
+from svibench.shards import assign, run_units
 from svibench.store import MOTION_KEY, ROW_COLUMNS, RunStore
 from svibench.suite import Case, Suite, load_reference_image
+from svibench.video import write_mp4
 from svibench.weights import preload
 
 TAIL_KEY = "__runner_tail__"  # the previous clip's last frames, for seam metrics
@@ -215,7 +220,6 @@ def run_suite(
             },
             legacy={g: legacy_claim(g, tables[g]) for g in gens},
         )
-        from svibench.shards import assign, run_units
 
         all_units = run_units(suite, config, generators, metrics)
         units = assign(all_units, shard[1])[shard[0]]
@@ -270,7 +274,6 @@ def run_suite(
         result = RunResult(root)
         t_start = time.perf_counter()
         total = sum(u.clips for u in units)
-        from svibench.progress import ProgressLog
 
         tracker = ProgressLog(root, writer, shard, [u.key for u in units])
         run = _UnitRunner(
@@ -341,7 +344,6 @@ class _UnitRunner:
 
 def _unit_failed(tracker, gname: str, cases: list[Case], exc: Exception, keep_going: bool) -> None:
     """Record a failed (generator, case) for `svibench status`; re-raise unless keep_going."""
-    from svibench.executors import describe
 
     for case in cases:
         tracker.failed(gname, case.id, describe(exc), input_error=isinstance(exc, SvibenchError))
@@ -464,8 +466,6 @@ class _Committer:
 
         t0 = time.perf_counter()
         if self.videos:
-            from svibench.video import write_mp4
-
             write_mp4(self.store.video_path(self.generator, self.case, clip), frames, self.fps)
         self.rows = [r for r in self.rows if r[3] < clip] + rows
         self.store.commit(
@@ -522,7 +522,6 @@ class _NoProgress:
 def _progress(show: bool, console):
     if not show:
         return _NoProgress()
-    from svibench.log_progress import LogProgress, is_terminal, rich_bar
 
     if not is_terminal(console):  # a log file: periodic plain lines instead of a silent bar
         return LogProgress()

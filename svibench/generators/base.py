@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from svibench.errors import GeneratorOutputError
+from svibench.errors import ConfigError, GeneratorOutputError
 from svibench.suite import Case, PromptSchedule, Protocol
 
 State = dict[str, Any]
@@ -69,8 +69,6 @@ class Generator(ABC):
         params = {k: v for k, v in params.items() if k not in SCHEDULE_KEYS}
         unknown = sorted(set(params) - set(self.params))
         if unknown:
-            from svibench.errors import ConfigError
-
             raise ConfigError(
                 f"[generators.{name}]: unknown parameter '{unknown[0]}' for {type(self).__name__} "
                 f"(allowed: {', '.join(sorted(self.params)) or 'none'})"

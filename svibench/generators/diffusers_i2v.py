@@ -24,6 +24,7 @@ import numpy as np
 from svibench.errors import ConfigError, GeneratorOutputError, SvibenchError
 from svibench.generators.base import Generator, Session, State
 from svibench.generators.wan import resize_reference
+from svibench.models.paths import resolve_model_dir
 from svibench.suite import Case, Protocol
 
 
@@ -95,7 +96,6 @@ class DiffusersI2VGenerator(Generator):
                 from_pretrained,
                 torch_dtype,
             )
-            from svibench.models.paths import resolve_model_dir
 
             c, where = self.config, f"[generators.{self.name}]"
             folder = resolve_model_dir(str(c["model"]), f"{where}.model")

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from svibench.errors import ConfigError
+from svibench.exposure import world_truth
 from svibench.generators.base import Generator, Session, State
 from svibench.suite import Case, Protocol
 
@@ -114,8 +115,6 @@ class TinyModelGenerator(Generator):
     def start(self, case: Case, protocol: Protocol, reference: np.ndarray) -> Session:
         session = TinyModelSession(self, protocol, reference)
         if self.config["teacher_forced"]:
-            from svibench.exposure import world_truth
-
             session.truth = world_truth(case, protocol, self.motion_frames, (self.cfg.size,) * 2)
             if session.truth is None:
                 raise ConfigError(

@@ -18,6 +18,8 @@ import numpy as np
 
 from svibench.errors import ConfigError, SvibenchError
 from svibench.generators.base import Generator, Session, State
+from svibench.generators.lora import load_upstream_lora, merge_lora
+from svibench.models.paths import resolve_file, resolve_model_dir
 from svibench.suite import Case, Protocol
 
 WAN_I2V_480P = "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers"
@@ -89,7 +91,6 @@ class WanChainedGenerator(Generator):
 
     def _load(self):
         from svibench.generators.wan_sampling import apply_runtime_options, load_svi_pipeline
-        from svibench.models.paths import resolve_file, resolve_model_dir
 
         c, where = self.config, f"[generators.{self.name}]"
         model_dir = resolve_model_dir(str(c["model"]), f"{where}.model")
@@ -106,8 +107,6 @@ class WanChainedGenerator(Generator):
             where=where,
         )
         if lora_path is not None:
-            from svibench.generators.lora import load_upstream_lora, merge_lora
-
             if c["offload"] == "none":
                 pipe.transformer.to(self.device)  # merge on the accelerator, not in host RAM
             merge_lora(pipe.transformer, load_upstream_lora(lora_path, where), c["lora_scale"])

@@ -33,6 +33,7 @@ from diffusers import FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline
 from diffusers.utils.torch_utils import get_module_execution_device, randn_tensor
 from PIL import Image
 
+from svibench.errors import ConfigError
 from svibench.models.wan_image import CLIP_MEAN, CLIP_STD, clip_pixels, to_unit
 
 # Upstream test_svi.py:236 (common_negative_prompt): Wan's standard negative prompt, in English.
@@ -225,8 +226,6 @@ def from_pretrained(cls, *args, **kwargs):
 
 
 def torch_dtype(name: str, where: str) -> torch.dtype:
-    from svibench.errors import ConfigError
-
     if name not in _DTYPES:
         raise ConfigError(f"{where}: dtype must be one of {', '.join(_DTYPES)}, got {name!r}")
     return _DTYPES[name]
@@ -250,8 +249,6 @@ def load_svi_pipeline(
     """
     from diffusers import AutoencoderKLWan
     from transformers import CLIPVisionModel
-
-    from svibench.errors import ConfigError
 
     vae = from_pretrained(
         AutoencoderKLWan,
@@ -285,7 +282,6 @@ def apply_runtime_options(
     pipe, *, device: str, offload: str, vae_tiling: bool, compile: bool, progress: bool, where: str
 ) -> None:
     """Placement and memory options shared by every diffusers-based generator."""
-    from svibench.errors import ConfigError
 
     if offload == "none":
         pipe.to(device)

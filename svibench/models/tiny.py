@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from svibench.atomic import atomic_write
+from svibench.errors import MissingWeightsError
 from svibench.models.flow import euler_step, shifted_sigmas
 
 CHANNELS = 3
@@ -176,7 +177,6 @@ def save_checkpoint(
 
 def resolve_checkpoint(path: str | Path) -> Path:
     """A folder path, or the name of a shipped checkpoint (``base``, ``svi``, ``control``)."""
-    from svibench.errors import MissingWeightsError
 
     p = Path(path)
     if not p.is_dir() and (ASSETS / str(path)).is_dir():

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from svibench.errors import ConfigError
 from svibench.models.flow import FlowMatch, bidirectional_errors, timesteps_for
 from svibench.train.base import Param
 from svibench.train.error_bank import ErrorBank
@@ -113,7 +114,6 @@ def recipe_defaults(
 
     ``config`` is what the user passed; its ``recipe`` (else the trainer's default) decides.
     """
-    from svibench.errors import ConfigError
 
     name = config.get("recipe", params["recipe"].default)
     if name not in RECIPES:
@@ -129,7 +129,6 @@ def y_error_bins(spec: str, num_grids: int) -> range | None:
     Upstream converts with ``ts // timestep_grid_size`` (train_svi.py:710-725) although the bins
     are the inference timesteps (bin 0 = t near 1000): reproduced as is, start..end inclusive.
     """
-    from svibench.errors import ConfigError
 
     if not spec:
         return None

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from svibench.atomic import atomic_write_text
+from svibench.errors import ConfigError
 from svibench.models.flow import FlowMatch
 from svibench.models.tiny import (
     TinyConfig,
@@ -208,8 +209,6 @@ class TinyTrainer(Trainer):
             if c["init_from"]:
                 init, icfg, _ = load_checkpoint(c["init_from"])
                 if icfg != tcfg:
-                    from svibench.errors import ConfigError
-
                     raise ConfigError(
                         f"init_from={c['init_from']!r}: architecture {icfg} != {tcfg}"
                     )

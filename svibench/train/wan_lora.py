@@ -35,6 +35,8 @@ import torch
 from svibench.atomic import atomic_write, atomic_write_text
 from svibench.errors import ConfigError
 from svibench.models.flow import FlowMatch
+from svibench.models.paths import resolve_model_dir
+from svibench.models.wan_image import CLIP_MEAN, CLIP_STD, clip_pixels
 from svibench.train.base import Param, Progress, Trainer, TrainResult
 from svibench.train.recycling import (
     RECYCLING_PARAMS,
@@ -316,8 +318,6 @@ def load_components(
 ) -> Components:
     from diffusers import AutoencoderKLWan, WanTransformer3DModel
 
-    from svibench.models.paths import resolve_model_dir
-
     root = resolve_model_dir(str(model), "[trainer wan-lora].model")
     transformer = WanTransformer3DModel.from_pretrained(
         root, subfolder="transformer", torch_dtype=dtype
@@ -361,7 +361,6 @@ def clip_input(frame: torch.Tensor, size: int, processor: Any) -> torch.Tensor:
     ``CLIPImageProcessor``'s short-side resize + centre crop. The frame goes through uint8 first,
     as upstream's training frames do (uint8 PIL images, train_svi.py:1007).
     """
-    from svibench.models.wan_image import CLIP_MEAN, CLIP_STD, clip_pixels
 
     mean = tuple(getattr(processor, "image_mean", None) or CLIP_MEAN)
     std = tuple(getattr(processor, "image_std", None) or CLIP_STD)

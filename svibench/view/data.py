@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from svibench.completeness import logged_suite, run_completeness
+from svibench.errors import SvibenchError
+from svibench.generators.replay import ReplayGenerator
+from svibench.stitch import write_stitched_mp4
 from svibench.store import RunStore
+from svibench.suite import load_reference_image
+from svibench.video import probe_video, write_png
 
 
 def _relative(path: Path, base: Path) -> str:
@@ -24,7 +29,6 @@ def _relative(path: Path, base: Path) -> str:
 def _replay_sources(table: dict, case: str, proto: dict) -> tuple[list[Path], bool]:
     """The files a ``replay`` generator read, for runs that kept no clip copies (``svibench
     score``): (files, whether the one file is already a stitched long video)."""
-    from svibench.generators.replay import ReplayGenerator
 
     conf = {**ReplayGenerator.params, **table}
     root = Path(conf["root"])
@@ -47,8 +51,6 @@ def _replay_sources(table: dict, case: str, proto: dict) -> tuple[list[Path], bo
 def _stitch(store: RunStore, manifest: dict, gen: str, case: str, m: int, out: Path) -> dict | None:
     """Stitch the clips 0..k (consecutive from 0) of one (generator, case): the run's saved
     clip videos, else a replay generator's own files."""
-    from svibench.stitch import write_stitched_mp4
-    from svibench.video import probe_video
 
     proto = manifest["suite"]["protocol"]
     fps = float(proto.get("saved_fps") or proto["fps"])
@@ -77,10 +79,6 @@ def _clip_values(rows, gen: str, case: str) -> dict[int, dict[str, float]]:
 
 
 def _reference_image(case, protocol: dict, out: Path) -> bool:
-    from svibench.errors import SvibenchError
-    from svibench.suite import load_reference_image
-    from svibench.video import write_png
-
     try:
         image = load_reference_image(
             case, (protocol.get("height") or 64, protocol.get("width") or 64)
