@@ -8,6 +8,17 @@ from typing import Annotated
 
 import typer
 
+from svibench.commands import list as list_cmd
+from svibench.commands import suite, weights
+from svibench.commands.ablate import ablate
+from svibench.commands.check import check
+from svibench.commands.leaderboard import leaderboard
+from svibench.commands.run import run
+from svibench.commands.score import score
+from svibench.commands.status import status
+from svibench.commands.view import view
+from svibench.errors import SvibenchError
+
 app = typer.Typer(
     name="svibench",
     help="Benchmark long-horizon image-to-video generation (SVI, Wan 2.1 chained, your models).",
@@ -47,16 +58,6 @@ def _mount() -> None:
 
     Commands first, then groups, in the order `svibench --help` lists them.
     """
-    from svibench.commands import list as list_cmd
-    from svibench.commands import suite, weights
-    from svibench.commands.ablate import ablate
-    from svibench.commands.check import check
-    from svibench.commands.leaderboard import leaderboard
-    from svibench.commands.run import run
-    from svibench.commands.score import score
-    from svibench.commands.status import status
-    from svibench.commands.view import view
-
     app.command("run")(run)
     app.command("leaderboard")(leaderboard)
     app.command("ablate")(ablate)
@@ -118,8 +119,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except Exception as e:  # noqa: BLE001 - classified below
         import click
-
-        from svibench.errors import SvibenchError
 
         code = _exit_code(e)
         if code is not None:

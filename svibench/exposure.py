@@ -126,6 +126,7 @@ def tiny_rollouts(
     """
     import torch
 
+    # models.tiny imports torch: exposure rows of other generators do without it
     from svibench.models.tiny import condition, load_checkpoint, sample_batch, to_model
     from svibench.models.tiny import to_uint8 as model_to_uint8
 

@@ -12,6 +12,9 @@ from typing import Annotated
 
 import typer
 
+# svibench's own modules are imported inside the commands: `svibench --help` imports every
+# command module, and config/weights/registries alone would double its start-up time.
+
 
 def _console():
     from rich.console import Console

@@ -10,6 +10,9 @@ import typer
 
 from svibench.commands.options import ConfigOpt, console
 
+# svibench's own modules are imported inside the commands: `svibench --help` imports every
+# command module, and config/weights/registries alone would double its start-up time.
+
 
 def runs_with_clips(results: Path) -> list[Path]:
     """Every run under ``results/`` that committed at least one clip; the others (runs that

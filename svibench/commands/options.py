@@ -13,6 +13,9 @@ from typing import Annotated
 
 import typer
 
+# svibench's own modules are imported inside the commands: `svibench --help` imports every
+# command module, and config/weights/registries alone would double its start-up time.
+
 ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="svibench.toml to use (default: ./svibench.toml)."),

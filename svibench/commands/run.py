@@ -14,6 +14,9 @@ import typer
 
 from svibench.commands.options import ConfigOpt, console
 
+# svibench's own modules are imported inside the commands: `svibench --help` imports every
+# command module, and config/weights/registries alone would double its start-up time.
+
 
 def parse_shard(shard: str) -> tuple[int, int]:
     """``--shard I/N`` -> (I, N), with 0 <= I < N."""

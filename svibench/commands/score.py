@@ -28,6 +28,9 @@ import typer
 
 from svibench.errors import ConfigError
 
+# svibench's own modules are imported inside the commands: `svibench --help` imports every
+# command module, and config/weights/registries alone would double its start-up time.
+
 VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")
 # svibench.toml's "default" set (weight-free): used when there is no svibench.toml

@@ -15,6 +15,9 @@ from svibench.commands.options import (
     optional_datasets,
 )
 
+# svibench's own modules are imported inside the commands: `svibench --help` imports every
+# command module, and config/weights/registries alone would double its start-up time.
+
 if TYPE_CHECKING:
     from rich.console import Console
 

@@ -7,6 +7,9 @@ from typing import Annotated
 
 import typer
 
+# svibench's own modules are imported inside the commands: `svibench --help` imports every
+# command module, and config/weights/registries alone would double its start-up time.
+
 
 def view(
     runs: Annotated[list[Path], typer.Argument(help="Run folder(s), e.g. results/tiny.")],

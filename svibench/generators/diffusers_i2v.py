@@ -91,6 +91,7 @@ class DiffusersI2VGenerator(Generator):
     @property
     def pipeline(self):
         if self._pipe is None:
+            # wan_sampling imports diffusers and torch: only when the pipeline is built
             from svibench.generators.wan_sampling import (
                 apply_runtime_options,
                 from_pretrained,

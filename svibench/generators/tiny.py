@@ -33,6 +33,7 @@ from svibench.suite import Case, Protocol
 
 class TinyModelSession(Session):
     def __init__(self, gen: TinyModelGenerator, protocol: Protocol, reference: np.ndarray) -> None:
+        # models.tiny (here and below) imports torch: only once a tiny model is used
         from svibench.models.tiny import to_model
 
         self.gen, self.protocol = gen, protocol

@@ -90,6 +90,7 @@ class WanChainedGenerator(Generator):
         return self._pipe
 
     def _load(self):
+        # wan_sampling (here and below) imports diffusers and torch: only with the model
         from svibench.generators.wan_sampling import apply_runtime_options, load_svi_pipeline
 
         c, where = self.config, f"[generators.{self.name}]"

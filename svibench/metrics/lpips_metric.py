@@ -74,6 +74,7 @@ class LpipsAlex(Feature):
 
     def load(self) -> None:
         if self.model is None:
+            # features imports torch: only when the metric runs
             from svibench.metrics.features import load_checkpoint
 
             r = resolve("alexnet")

@@ -73,6 +73,7 @@ class Trainer(ABC):
         self.device = device
         self.config = {k: p.default for k, p in self.params.items()}
         if "recipe" in self.params:
+            # recycling imports torch; trainers are listed without it
             from svibench.train.recycling import recipe_defaults
 
             self.config.update(recipe_defaults(self.params, config, self.recipe_skips))

@@ -22,6 +22,7 @@ def build_view(runs: list[Path], out: Path | None = None, log=print) -> Path:
 
     Default folder: ``<first run>/view``.
     """
+    # view.data imports numpy and the report: not at `svibench --help`
     from svibench.view.data import collect_run
 
     if not runs:

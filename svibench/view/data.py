@@ -95,6 +95,7 @@ def _finite(x: float) -> float | None:
 
 def leaderboard_rows(run, incomplete: dict[str, str]) -> dict[str, Any]:
     """The run's ranking with 95 % CIs (the same numbers as leaderboard.md's first table)."""
+    # report imports pandas and scipy (here and below): only when a run is shown
     from svibench.report import quality_table, ranking
 
     q = quality_table(run)
