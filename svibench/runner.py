@@ -215,10 +215,14 @@ def run_suite(
                     "protocol": suite.protocol.identity(),  # unset optional fields left out
                 },
                 "metrics": metric_identity(metric_objs),
-                # what makes each generator's frames (not its svibench.toml text)
-                "generators": {g: gen.identity() for g, gen in gens.items()},
+                # what makes each generator's frames (not its svibench.toml text); one that
+                # could not be built is still listed (its table), so the run shows it missing
+                "generators": {
+                    **{g: legacy_claim(g, tables[g]) for g in build_errors},
+                    **{g: gen.identity() for g, gen in gens.items()},
+                },
             },
-            legacy={g: legacy_claim(g, tables[g]) for g in gens},
+            legacy={g: legacy_claim(g, tables[g]) for g in tables},
         )
 
         all_units = run_units(suite, config, generators, metrics)
