@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from conftest import generators_toml
+from test_ablate import ablate, proj  # noqa: F401 - proj: the fixture
 
 from svibench.config import load_config
 from svibench.errors import ConfigError
@@ -70,3 +72,15 @@ def test_run_claimed_before_identities_still_resumes(tmp_path, micro_suite):
     claim = root / "claims" / "generators" / "t.json"
     claim.write_text('{"checkpoint": "svi", "kind": "tiny-model", "steps": 1}\n')  # old form
     _run(tmp_path, micro_suite, {"t": TINY})
+
+
+def test_ablation_compares_generators_with_different_m(proj, capsys):  # noqa: F811
+    # variants follow the suite's m = 1; the compared tiny model carries m = 2 itself
+    with open(proj / "svibench.toml", "a") as f:
+        f.write('\n[generators.tiny-m2]\nkind = "tiny-model"\nsteps = 1\nmotion_frames = 2\n')
+    args = ("--param", "clean_buffer_update_prob", "--values", "0,1", "--compare", "tiny-m2")
+    assert ablate(*args, "--name", "mixed") == 0, capsys.readouterr()
+    run = load_run(proj / "results" / "mixed" / "run")
+    assert run.seconds_per_clip["tiny-m2"] == pytest.approx((9 - 2) / 8)
+    t = pd.read_parquet(proj / "results" / "mixed" / "ablation.parquet")
+    assert set(t["status"]) == {"ok"} and "tiny-m2" in set(t["label"])

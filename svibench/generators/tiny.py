@@ -114,6 +114,7 @@ class TinyModelGenerator(Generator):
         return self._model
 
     def start(self, case: Case, protocol: Protocol, reference: np.ndarray) -> Session:
+        self.model()  # load now: bad weights fail before any clip is made
         session = TinyModelSession(self, protocol, reference)
         if self.config["teacher_forced"]:
             session.truth = world_truth(case, protocol, self.motion_frames, (self.cfg.size,) * 2)
