@@ -46,7 +46,7 @@ def oracle_pool(base: str, path: Path, clips: int, steps: int) -> None:
     import torch
 
     from svibench.exposure import tiny_rollouts
-    from svibench.train.tiny_model import to_model
+    from svibench.models.tiny import to_model
 
     if path.is_file():
         return
@@ -327,7 +327,7 @@ def main() -> None:
 
     import torch
 
-    from svibench.train.tiny_model import resolve_checkpoint
+    from svibench.models.tiny import resolve_checkpoint
 
     torch.set_num_threads(1)
     args.base = str(resolve_checkpoint(args.base))

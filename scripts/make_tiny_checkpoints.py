@@ -24,8 +24,8 @@ from pathlib import Path
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from svibench.models.tiny import ASSETS
 from svibench.train.tiny import TinyTrainer
-from svibench.train.tiny_model import ASSETS
 
 # Stage 1: from scratch with upstream's Gaussian-bump timestep weighting. It nearly ignores the
 # low-noise timesteps, which a from-scratch toy then never learns (noisy samples), so stage 2
@@ -37,7 +37,7 @@ LEGACY_SHOT = dict(
     y_error_num=3,
     error_buffer_k=8,
     buffer_replacement_strategy="l2",
-    num_motion_frames=1,
+    motion_frames=1,
     ref_pad_num=-1,
 )
 STAGE1 = dict(

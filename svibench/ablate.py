@@ -812,6 +812,9 @@ def _units(result: AblationResult):
     ]
     rows["case"] = units
     rows["generator"] = [label.get(g, g) for g in rows["generator"]]
+    if isinstance(run.seconds_per_clip, dict):  # generators' m differ: the time axis per label
+        spc = {label.get(g, g): s for g, s in run.seconds_per_clip.items()}
+        run = replace(run, seconds_per_clip=spc)
     return run, rows.reset_index(drop=True) if len(rows) else pd.DataFrame(columns=run.rows.columns)
 
 

@@ -38,7 +38,6 @@ Everything here is deterministic: same code, same machine -> byte-identical base
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import math
 from dataclasses import dataclass
@@ -48,83 +47,21 @@ from typing import Any
 import numpy as np
 
 from svibench.atomic import atomic_write_text
+from svibench.check_config import (
+    CI_KINDS,
+    RANK_KINDS,
+    CheckConfig,
+    Invariant,
+    Tolerance,
+)
 from svibench.config import Config
-from svibench.drift import DRIFT_MEASURES, HEADLINE_MEASURE
+from svibench.drift import DRIFT_MEASURES, HEADLINE_MEASURE, aggregate_cases, drift_table
 from svibench.errors import ConfigError, SvibenchError
-from svibench.report import RunData, drift_ci_table, drift_summary, quality_table
-from svibench.tomlcheck import check_keys
+from svibench.report import RunData, drift_ci_table, drift_summary, load_run, quality_table
+from svibench.runner import build_generator, run_suite
+from svibench.suite import load_suite
 
 FORMAT_VERSION = 1
-# larger = more drift, whatever the metric's direction
-DRIFT_SIZE_MEASURES = ("worse_per_min", "rel_drop", "vde", "vde_norm")
-RANK_KINDS = ("ranks_first", "ranks_last")
-CI_KINDS = ("no_drift", "drifts")
-INVARIANT_KINDS = (*RANK_KINDS, "drifts_less", "drifts_most", *CI_KINDS)
-_CHECK_KEYS = {"suite", "baselines", "generators", "metrics", "threads", "tolerance", "invariants"}
-_INV_KEYS = {"kind", "generator", "than", "metric", "measure", "among"}
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    abs: float
-    rel: float
-
-    def limit(self, baseline: float, scale: float = 1.0) -> float:
-        return scale * (self.abs + self.rel * abs(baseline))
-
-    def __str__(self) -> str:
-        return f"±({self.abs:g} + {self.rel:g}·|b|)"
-
-
-# Same machine: reruns are bit-identical, so any difference is a code change. These defaults
-# absorb float noise of other CPUs/BLAS builds (see docs/check.md); drift measures are
-# differences of noisy numbers, so they get more room than the means.
-DEFAULT_TOLERANCES: tuple[tuple[str, Tolerance], ...] = (
-    ("*.mean", Tolerance(1e-4, 1e-3)),
-    ("*", Tolerance(2e-3, 1e-2)),
-)
-
-
-@dataclass(frozen=True)
-class Invariant:
-    kind: str
-    generator: str
-    than: str | None = None
-    metric: str | None = None  # None: the run's headline (drift) metric
-    measure: str = HEADLINE_MEASURE
-    among: tuple[str, ...] = ()  # ranks_* / drifts_most: compare within these (default: all)
-
-    def describe(self, headline: str) -> str:
-        metric = self.metric or headline
-        among = f" among {', '.join(self.among)}" if self.among else ""
-        if self.kind == "no_drift":
-            return f"{self.generator} shows no drift ({metric} {self.measure}: CI contains 0)"
-        if self.kind == "drifts":
-            return f"{self.generator} drifts ({metric} {self.measure}: CI excludes 0, worse side)"
-        if self.kind == "ranks_first":
-            return f"{self.generator} has the best {metric}{among}"
-        if self.kind == "ranks_last":
-            return f"{self.generator} has the worst {metric}{among}"
-        if self.kind == "drifts_less":
-            return f"{self.generator} drifts less than {self.than} ({metric} {self.measure})"
-        return f"{self.generator} drifts most ({metric} {self.measure}){among}"
-
-
-@dataclass(frozen=True)
-class CheckConfig:
-    suite: str
-    baselines: Path
-    generators: tuple[str, ...]
-    metrics: tuple[str, ...]
-    threads: int
-    tolerances: tuple[tuple[str, Tolerance], ...]
-    invariants: tuple[Invariant, ...]
-
-    def tolerance(self, figure: str) -> Tolerance:
-        for pattern, tol in (*self.tolerances, *DEFAULT_TOLERANCES):
-            if fnmatch.fnmatchcase(figure, pattern):
-                return tol
-        raise AssertionError("DEFAULT_TOLERANCES ends with '*'")
 
 
 @dataclass(frozen=True)
@@ -148,139 +85,6 @@ class InvariantResult:
     ok: bool
     detail: str
     skipped: bool = False
-
-
-# ----------------------------------------------------------------------------- configuration
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise ConfigError(f"{where}: expected a number >= 0, got {value!r}")
-    return float(value)
-
-
-def load_check_config(cfg: Config) -> CheckConfig:
-    """Validate the ``[check]`` section of ``svibench.toml`` (every key optional)."""
-    where = f"{cfg.path} [check]"
-    raw = cfg.sections.get("check", {})
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a table")
-    check_keys(raw, _CHECK_KEYS, where)
-    base = Path(cfg.path).resolve().parent
-    suite = raw.get("suite", "check")
-    if not isinstance(suite, str) or not suite:
-        raise ConfigError(f"{where}.suite: expected a suite name or path, got {suite!r}")
-    baselines = raw.get("baselines", "baselines/tiny")
-    if not isinstance(baselines, str) or not baselines:
-        raise ConfigError(f"{where}.baselines: expected a folder, got {baselines!r}")
-    gens = raw.get("generators", ["tiny-world", "tiny-world-drift"])
-    if not isinstance(gens, list) or not gens or not all(isinstance(g, str) for g in gens):
-        raise ConfigError(
-            f"{where}.generators: expected a non-empty list of generator names, got {gens!r}"
-        )
-    if len(set(gens)) != len(gens):
-        raise ConfigError(f"{where}.generators: duplicate names in {gens!r}")
-    for g in gens:
-        cfg.generator_table(g)  # raises with "did you mean"
-    metrics_spec = raw.get("metrics", "default")
-    if isinstance(metrics_spec, str):
-        if metrics_spec not in cfg.metric_sets:
-            raise ConfigError(f"{where}.metrics: no metric set '{metrics_spec}' in [metric_sets]")
-        metrics = cfg.metric_sets[metrics_spec]
-    elif (
-        isinstance(metrics_spec, list)
-        and metrics_spec
-        and all(isinstance(m, str) for m in metrics_spec)
-    ):
-        metrics = tuple(metrics_spec)
-    else:
-        raise ConfigError(
-            f"{where}.metrics: expected a [metric_sets] name or a list of metric names"
-        )
-    threads = raw.get("threads", 1)
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ConfigError(f"{where}.threads: expected an integer >= 1, got {threads!r}")
-    tol_raw = raw.get("tolerance", {})
-    if not isinstance(tol_raw, dict):
-        raise ConfigError(
-            f"{where}.tolerance: expected a table of pattern = {{ abs = .., rel = .. }}"
-        )
-    tolerances = []
-    for pattern, t in tol_raw.items():
-        tw = f'{where}.tolerance."{pattern}"'
-        if not isinstance(t, dict) or set(t) - {"abs", "rel"} or not t:
-            raise ConfigError(f"{tw}: expected {{ abs = <number>, rel = <number> }}, got {t!r}")
-        tolerances.append(
-            (
-                pattern,
-                Tolerance(
-                    _number(t.get("abs", 0.0), f"{tw}.abs"), _number(t.get("rel", 0.0), f"{tw}.rel")
-                ),
-            )
-        )
-    invariants = []
-    inv_raw = raw.get("invariants", [])
-    if not isinstance(inv_raw, list):
-        raise ConfigError(f"{where}.invariants: expected an array of tables ([[check.invariants]])")
-    for i, inv in enumerate(inv_raw):
-        iw = f"{where}.invariants[{i}]"
-        if not isinstance(inv, dict):
-            raise ConfigError(f"{iw}: expected a table")
-        extra = sorted(set(inv) - _INV_KEYS)
-        if extra:
-            raise ConfigError(
-                f"{iw}: unknown key '{extra[0]}' (allowed: {', '.join(sorted(_INV_KEYS))})"
-            )
-        kind = inv.get("kind")
-        if kind not in INVARIANT_KINDS:
-            raise ConfigError(
-                f"{iw}.kind: expected one of {', '.join(INVARIANT_KINDS)}, got {kind!r}"
-            )
-        for key in ("generator", "than") if kind == "drifts_less" else ("generator",):
-            if inv.get(key) not in gens:
-                raise ConfigError(
-                    f"{iw}.{key}: {inv.get(key)!r} is not one of [check].generators {gens}"
-                )
-        measure = inv.get("measure", HEADLINE_MEASURE)
-        if measure not in DRIFT_SIZE_MEASURES:
-            raise ConfigError(
-                f"{iw}.measure: expected one of {', '.join(DRIFT_SIZE_MEASURES)}, got {measure!r}"
-            )
-        among = inv.get("among", [])
-        if not isinstance(among, list) or any(g not in gens for g in among):
-            raise ConfigError(
-                f"{iw}.among: expected a list of [check].generators names, got {among!r}"
-            )
-        if among and inv["generator"] not in among:
-            raise ConfigError(f"{iw}.among: must include the generator '{inv['generator']}'")
-        invariants.append(
-            Invariant(
-                kind, inv["generator"], inv.get("than"), inv.get("metric"), measure, tuple(among)
-            )
-        )
-    return CheckConfig(
-        suite,
-        base / baselines,
-        tuple(gens),
-        tuple(metrics),
-        threads,
-        tuple(tolerances),
-        tuple(invariants),
-    )
-
-
-def resolve_suite(spec: str, cfg: Config) -> Path:
-    """A suite name (``suites/<name>.toml`` next to svibench.toml) or a path to a suite file."""
-    base = Path(cfg.path).resolve().parent
-    candidates = (
-        [Path(spec)]
-        if spec.endswith(".toml") or "/" in spec
-        else [base / "suites" / f"{spec}.toml"]
-    )
-    for c in candidates:
-        if c.is_file():
-            return c
-    raise ConfigError(
-        f"check suite '{spec}': no file {candidates[0]} (give a suite name under suites/ or a .toml path)"
-    )
 
 
 # ----------------------------------------------------------------------------- figures
@@ -406,8 +210,6 @@ def _metric_means(run: RunData, metric: str) -> dict[str, float]:
 def _drift_means(run: RunData, metric: str, measure: str) -> dict[str, float]:
     d = drift_summary(run)
     if measure not in set(d["measure"]):
-        from svibench.drift import aggregate_cases, drift_table
-
         d = aggregate_cases(
             drift_table(run.rows, run.seconds_per_clip, run.directions), measures=(measure,)
         )
@@ -532,7 +334,6 @@ def _changed_keys(old: Any, new: Any) -> list[str]:
 def generator_identity(name: str, cfg: Config) -> dict[str, Any]:
     """The generator's ``identity()`` (class, parameters with defaults, e.g. weight hashes),
     JSON-normalised, so a baseline notices a changed checkpoint behind an unchanged name."""
-    from svibench.runner import build_generator
 
     gen = build_generator(name, cfg.generator_table(name), "cpu")
     try:
@@ -582,10 +383,6 @@ def run_check(
     """
     import shutil
     import time
-
-    from svibench.report import load_run
-    from svibench.runner import run_suite
-    from svibench.suite import load_suite
 
     if not scale > 0:
         raise ConfigError(f"--tolerance-scale: must be > 0, got {scale}")

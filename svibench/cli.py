@@ -8,9 +8,21 @@ from typing import Annotated
 
 import typer
 
+from svibench.commands import list as list_cmd
+from svibench.commands import suite, weights
+from svibench.commands.ablate import ablate
+from svibench.commands.check import check
+from svibench.commands.leaderboard import leaderboard
+from svibench.commands.run import run
+from svibench.commands.score import score
+from svibench.commands.status import status
+from svibench.commands.view import view
+from svibench.errors import SvibenchError
+
 app = typer.Typer(
     name="svibench",
     help="Benchmark long-horizon image-to-video generation (SVI, Wan 2.1 chained, your models).",
+    epilog="Add --debug to any command to see the traceback of an error.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -46,16 +58,6 @@ def _mount() -> None:
 
     Commands first, then groups, in the order `svibench --help` lists them.
     """
-    from svibench.commands import list as list_cmd
-    from svibench.commands import suite, weights
-    from svibench.commands.ablate import ablate
-    from svibench.commands.check import check
-    from svibench.commands.leaderboard import leaderboard
-    from svibench.commands.run import run
-    from svibench.commands.score import score
-    from svibench.commands.status import status
-    from svibench.commands.view import view
-
     app.command("run")(run)
     app.command("leaderboard")(leaderboard)
     app.command("ablate")(ablate)
@@ -103,7 +105,10 @@ def main(argv: list[str] | None = None) -> None:
     (unknown option or command, missing argument, bad value), whichever copy of click raised it.
     """
     args = sys.argv[1:] if argv is None else list(argv)
+    # --debug (anywhere, any command): show the traceback. Taken out of argv here, where the
+    # traceback is decided, so no command carries a parameter it never reads.
     debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
     try:
         rc = app(args=args, prog_name="svibench", standalone_mode=False)
         sys.exit(rc if isinstance(rc, int) else 0)
@@ -114,8 +119,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except Exception as e:  # noqa: BLE001 - classified below
         import click
-
-        from svibench.errors import SvibenchError
 
         code = _exit_code(e)
         if code is not None:

@@ -14,7 +14,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from svibench.errors import SvibenchError
 from svibench.store import RunStore
+from svibench.suite import load_suite
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,6 @@ def run_logs(root: Path) -> list[dict]:
 
 def logged_suite(root: Path):
     """The run's Suite if a logged suite file still reads back with the manifest's digest."""
-    from svibench.errors import SvibenchError
-    from svibench.suite import load_suite
 
     digest = RunStore(root).manifest().get("suite", {}).get("digest")
     project = Path(root).resolve().parent.parent  # results/<run> -> the project folder

@@ -38,6 +38,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from svibench.store import clip_seconds
+
 DRIFT_COLUMNS = (
     "n_clips",
     "first",
@@ -313,7 +315,7 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
 
 def drift_table(
     rows: pd.DataFrame,
-    seconds_per_clip: float,
+    seconds_per_clip: float | Mapping[str, float],
     directions: Mapping[str, bool],
 ) -> pd.DataFrame:
     """Drift measures per (generator, case, metric) from long per-clip rows.
@@ -334,7 +336,7 @@ def drift_table(
     for (gen, case, metric), g in rows.sort_values(keys + ["clip"]).groupby(keys, sort=True):
         hib = bool(directions[metric])
         summary = summarise_series(
-            g["value"].to_numpy(), seconds_per_clip, hib, g["clip"].to_numpy()
+            g["value"].to_numpy(), clip_seconds(seconds_per_clip, gen), hib, g["clip"].to_numpy()
         )
         records.append(
             {"generator": gen, "case": case, "metric": metric, "higher_is_better": hib, **summary}

@@ -31,7 +31,9 @@ from typing import Any
 import numpy as np
 
 from svibench.errors import ConfigError
+from svibench.generators.base import session_motion_frames
 from svibench.suite import Case, Protocol, load_reference_image
+from svibench.world import World
 
 Truth = Callable[[int], np.ndarray]
 
@@ -40,7 +42,6 @@ def world_truth(case: Case, protocol: Protocol, m: int, hw: tuple[int, int]) -> 
     """Clip k of a ``world:<seed>`` case as uint8 (F, H, W, 3) at ``hw``; None for other cases."""
     if not case.image.startswith("world:"):
         return None
-    from svibench.world import World
 
     world = World(int(case.image.split(":", 1)[1]), hw[0], hw[1])  # the training world
     step = protocol.frames_per_clip - m
@@ -60,11 +61,15 @@ def colour_error(frames: np.ndarray, truth: np.ndarray, skip: int = 0) -> float:
     return float(np.abs(colour_stats(frames[skip:]) - colour_stats(truth[skip:])).mean())
 
 
-def _errors(
-    gen: Any, case: Case, protocol: Protocol, truth: Truth, m: int, forced: bool
-) -> list[float]:
+def _errors(gen: Any, case: Case, protocol: Protocol, forced: bool) -> list[float]:
+    """Per clip: the colour error of ``gen``'s clip vs the ground truth (world at its m)."""
     reference = load_reference_image(case, (protocol.height or 64, protocol.width or 64))
     session = gen.start(case, protocol, reference)
+    m = session_motion_frames(session, protocol)
+    truth = world_truth(case, protocol, m, protocol.size_for(reference.shape[:2]))
+    if truth is None:
+        session.close()
+        raise ConfigError(f"case '{case.id}': the exposure gap needs a world:<seed> case")
     if forced and not hasattr(session, "condition_on"):
         raise ConfigError(
             f"generator '{gen.name}' cannot be teacher-forced (its session has no condition_on)"
@@ -83,15 +88,10 @@ def _errors(
 
 def exposure_rows(gen: Any, cases: list[Case], protocol: Protocol) -> list[dict[str, Any]]:
     """Per (case, clip): chained error, teacher-forced error and their gap."""
-    m = int(getattr(gen, "motion_frames", protocol.motion_frames))
     rows = []
     for case in cases:
-        reference = load_reference_image(case, (protocol.height or 64, protocol.width or 64))
-        truth = world_truth(case, protocol, m, protocol.size_for(reference.shape[:2]))
-        if truth is None:
-            raise ConfigError(f"case '{case.id}': the exposure gap needs a world:<seed> case")
-        chained = _errors(gen, case, protocol, truth, m, forced=False)
-        forced = _errors(gen, case, protocol, truth, m, forced=True)
+        chained = _errors(gen, case, protocol, forced=False)
+        forced = _errors(gen, case, protocol, forced=True)
         for k, (c, f) in enumerate(zip(chained, forced, strict=True)):
             rows.append(
                 {"case": case.id, "clip": k, "chained": c, "teacher_forced": f, "gap": c - f}
@@ -126,12 +126,12 @@ def tiny_rollouts(
     """
     import torch
 
-    from svibench.train.tiny_model import condition, load_checkpoint, sample_batch, to_model
-    from svibench.train.tiny_model import to_uint8 as model_to_uint8
-    from svibench.world import World
+    # models.tiny imports torch: exposure rows of other generators do without it
+    from svibench.models.tiny import condition, load_checkpoint, sample_batch, to_model
+    from svibench.models.tiny import to_uint8 as model_to_uint8
 
     model, cfg, _ = load_checkpoint(checkpoint)
-    f, m, s = cfg.frames, cfg.num_motion_frames, cfg.size
+    f, m, s = cfg.frames, cfg.motion_frames, cfg.size
     scenes = [World(w, s, s) for w in worlds]
     truth = [[sc.clip(float(k * (f - m)), f) for k in range(clips)] for sc in scenes]
     refs = [to_model(sc.reference()[None], s)[:, 0] for sc in scenes]

@@ -225,7 +225,7 @@ def run_section(
     lines = [
         f"## {run.suite} (run `{run_name}`)",
         "",
-        f"{n_cases} cases × {n_clips} clips ({run.seconds_per_clip:.2f} s each), clip seeds "
+        f"{n_cases} cases × {n_clips} clips ({_clip_time(run.seconds_per_clip)} each), clip seeds "
         f"{', '.join(map(str, seeds[:6]))}{', …' if len(seeds) > 6 else ''}. Each cell: mean over cases of "
         "the per-case clip mean [bootstrap 95 % CI over cases]. Sorted by "
         f"`{run.headline}` {_arrow(run, run.headline)} (best first). Drift column: the headline "
@@ -303,3 +303,10 @@ def _anchor(suite: str, run_name: str) -> str:
     """GitHub's heading anchor for ``## {suite} (run `{run_name}`)``."""
     text = f"{suite} (run {run_name})".lower()
     return "".join(ch for ch in text.replace(" ", "-") if ch.isalnum() or ch in "-_")
+
+
+def _clip_time(seconds_per_clip: float | dict[str, float]) -> str:
+    """'5.00 s', or per generator where their motion frames (m) differ."""
+    if isinstance(seconds_per_clip, dict):
+        return ", ".join(f"{g} {s:.2f} s" for g, s in sorted(seconds_per_clip.items()))
+    return f"{seconds_per_clip:.2f} s"

@@ -30,7 +30,7 @@ from svibench.drift import (
     signed_rank_ci,
 )
 from svibench.errors import SvibenchError
-from svibench.store import RunStore
+from svibench.store import RunStore, clip_seconds
 
 HEADLINE_PREFERENCE = ("quality_score",)
 FLOAT = "%.6f"
@@ -45,7 +45,7 @@ class RunData:
     rows: pd.DataFrame  # suite, generator, case, clip, seed, metric, value
     directions: dict[str, bool]  # metric column -> higher_is_better
     columns: tuple[str, ...]  # metric columns in metric-set order
-    seconds_per_clip: float
+    seconds_per_clip: float | dict[str, float]  # {generator: s} when their m differ
 
     @property
     def headline(self) -> str:
@@ -74,8 +74,7 @@ def load_run(root: Path) -> RunData:
     directions: dict[str, bool] = {}
     for m in manifest["metrics"]:
         directions.update(m["higher_is_better"])
-    proto = manifest["suite"]["protocol"]
-    spc = (proto["frames_per_clip"] - proto["motion_frames"]) / proto["fps"]
+    spc = store.seconds_per_clip(sorted(set(rows["generator"])))  # each generator's own m
     present = set(rows["metric"])
     columns = tuple(c for c in directions if c in present)
     return RunData(Path(root), manifest["suite"]["name"], rows, directions, columns, spc)
@@ -284,7 +283,7 @@ def plot_curves(run: RunData, folder: Path, prefix: str | None = None) -> list[P
         fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=200)
         handles, labels = [], []
         for gen, g in clip_curve_ci(run, metric).groupby("generator", sort=True):
-            t = (g["clip"].to_numpy() + 0.5) * run.seconds_per_clip
+            t = (g["clip"].to_numpy() + 0.5) * clip_seconds(run.seconds_per_clip, gen)
             (line,) = ax.plot(t, g["mean"], marker="o", ms=3)
             band = ax.fill_between(t, g["low"], g["high"], alpha=0.2, color=line.get_color())
             handles.append((band, line))

@@ -7,6 +7,7 @@ same command resumes after the last committed clip of every (generator, case).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import platform
@@ -21,13 +22,18 @@ import numpy as np
 
 from svibench.config import Config
 from svibench.errors import ConfigError, SvibenchError
-from svibench.generators.base import Generator, check_frames
+from svibench.executors import describe
+from svibench.generators.base import Generator, check_frames, session_motion_frames
 from svibench.generators.registry import GENERATORS, generator_schedule
 from svibench.generators.world import ground_truth_clips
+from svibench.log_progress import LogProgress, is_terminal, rich_bar
 from svibench.metrics.base import ClipInput, FeatureCache, Metric
 from svibench.metrics.registry import FEATURES, METRICS
-from svibench.store import ROW_COLUMNS, RunStore
+from svibench.progress import ProgressLog
+from svibench.shards import assign, run_units
+from svibench.store import MOTION_KEY, ROW_COLUMNS, RunStore
 from svibench.suite import Case, Suite, load_reference_image
+from svibench.video import write_mp4
 from svibench.weights import preload
 
 TAIL_KEY = "__runner_tail__"  # the previous clip's last frames, for seam metrics
@@ -63,11 +69,25 @@ def build_generator(name: str, table: dict[str, Any], device: str) -> Generator:
     return cls(name=name, device=device, **params)  # Generator.__init__ rejects unknown parameters
 
 
-def claimed_table(name: str, table: dict[str, Any]) -> dict[str, Any]:
-    """A generator's entry in the run manifest: its svibench.toml table plus its effective
-    prompt schedule when that is not svibench's original rule (the schedule changes the video,
-    so resume must refuse a change; unchanged generators keep their earlier hashes)."""
+def legacy_claim(name: str, table: dict[str, Any]) -> dict[str, Any]:
+    """What runs made before claims held ``Generator.identity()`` recorded: the svibench.toml
+    table plus a changed prompt schedule. Such a run still resumes while this is unchanged."""
     return {**table, **generator_schedule(name, table).changed_identity()}
+
+
+def build_generators(
+    tables: dict[str, dict[str, Any]], device: str
+) -> tuple[dict[str, Generator], dict[str, Exception]]:
+    """Every generator (construction is cheap: weights load on first use), and the errors of
+    those that could not be built (recorded as failed units when their turn comes)."""
+    built: dict[str, Generator] = {}
+    errors: dict[str, Exception] = {}
+    for name, table in tables.items():
+        try:
+            built[name] = build_generator(name, table, device)
+        except Exception as e:  # noqa: BLE001 - reported per unit, like a failed clip
+            errors[name] = e
+    return built, errors
 
 
 def build_metrics(names: tuple[str, ...]) -> list[Metric]:
@@ -186,91 +206,105 @@ def run_suite(
     tables = {g: config.generator_table(g) for g in generators}
     schedules = {g: generator_schedule(g, tables[g]) for g in generators}
     metric_objs = build_metrics(metrics)
-    store.claim(
-        {
-            "suite": {
-                "name": suite.name,
-                "digest": suite.digest(),
-                "protocol": suite.protocol.identity(),  # unset optional fields left out
+    gens, build_errors = build_generators(tables, device)
+    # closed even when the claim or a unit fails: a command generator holds a temp folder
+    closer = contextlib.ExitStack()
+    for gen in gens.values():
+        closer.callback(gen.close)
+    with closer:
+        store.claim(
+            {
+                "suite": {
+                    "name": suite.name,
+                    "digest": suite.digest(),
+                    "protocol": suite.protocol.identity(),  # unset optional fields left out
+                },
+                "metrics": metric_identity(metric_objs),
+                # what makes each generator's frames (not its svibench.toml text); one that
+                # could not be built is still listed (its table), so the run shows it missing
+                "generators": {
+                    **{g: legacy_claim(g, tables[g]) for g in build_errors},
+                    **{g: gen.identity() for g, gen in gens.items()},
+                },
             },
-            "metrics": metric_identity(metric_objs),
-            "generators": {g: claimed_table(g, tables[g]) for g in tables},
+            legacy={g: legacy_claim(g, tables[g]) for g in tables},
+        )
+
+        all_units = run_units(suite, config, generators, metrics)
+        units = assign(all_units, shard[1])[shard[0]]
+        by_id = {c.id: c for c in suite.cases}
+        cases_of = {g: [by_id[u.case] for u in units if u.generator == g] for g in generators}
+        cases = [
+            c for c in sorted(suite.cases, key=lambda c: c.id) if any(u.case == c.id for u in units)
+        ]
+        feature_names = sorted({f for m in metric_objs for f in m.features})
+        extractors = {
+            f: FEATURES.get(f, where="metric features")(device=device, batch_size=config.batch_size)
+            for f in feature_names
         }
-    )
-    from svibench.shards import assign, run_units
-
-    all_units = run_units(suite, config, generators, metrics)
-    units = assign(all_units, shard[1])[shard[0]]
-    by_id = {c.id: c for c in suite.cases}
-    cases_of = {g: [by_id[u.case] for u in units if u.generator == g] for g in generators}
-    cases = [
-        c for c in sorted(suite.cases, key=lambda c: c.id) if any(u.case == c.id for u in units)
-    ]
-    feature_names = sorted({f for m in metric_objs for f in m.features})
-    extractors = {
-        f: FEATURES.get(f, where="metric features")(device=device, batch_size=config.batch_size)
-        for f in feature_names
-    }
-    preload(extractors)  # every weight checked and loaded before the first clip is generated
-    set_threads(threads)
-    # unique per invocation: one worker process may run several shards within one second
-    writer = (
-        f"{time.strftime('%Y%m%dT%H%M%S')}-{socket.gethostname()}-{os.getpid()}"
-        f"-{next(_INVOCATIONS)}-shard{shard[0]}of{shard[1]}"
-    )
-    store.log(
-        writer,
-        {
-            "command": sys.argv,
-            "host": socket.gethostname(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "device": device,
-            "threads": threads,
-            "shard": list(shard),
-            "cases": [c.id for c in cases],
-            "units": {g: [c.id for c in cases_of[g]] for g in generators},
-            "run_units": [[*u.key, u.clips] for u in all_units],  # every shard's: `status` totals
-            "generators": list(generators),
-            "prompt_schedules": {g: schedules[g].identity() for g in generators},
-            "video_fps": suite.protocol.video_fps,
-            "seeds": {
-                c.id: [suite.protocol.seed(k) for k in range(suite.protocol.clips)] for c in cases
+        preload(extractors)  # every weight checked and loaded before the first clip is generated
+        set_threads(threads)
+        # unique per invocation: one worker process may run several shards within one second
+        writer = (
+            f"{time.strftime('%Y%m%dT%H%M%S')}-{socket.gethostname()}-{os.getpid()}"
+            f"-{next(_INVOCATIONS)}-shard{shard[0]}of{shard[1]}"
+        )
+        store.log(
+            writer,
+            {
+                "command": sys.argv,
+                "host": socket.gethostname(),
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+                "device": device,
+                "threads": threads,
+                "shard": list(shard),
+                "cases": [c.id for c in cases],
+                "units": {g: [c.id for c in cases_of[g]] for g in generators},
+                # every shard's: `status` totals
+                "run_units": [[*u.key, u.clips] for u in all_units],
+                "generators": list(generators),
+                "prompt_schedules": {g: schedules[g].identity() for g in generators},
+                "video_fps": suite.protocol.video_fps,
+                "seeds": {
+                    c.id: [suite.protocol.seed(k) for k in range(suite.protocol.clips)]
+                    for c in cases
+                },
+                "versions": _package_versions(),
+                "git": _git_revision(),
+                "config_file": str(config.path),
+                "suite_file": suite.source,
             },
-            "versions": _package_versions(),
-            "git": _git_revision(),
-            "config_file": str(config.path),
-            "suite_file": suite.source,
-        },
-    )
-    import pandas  # noqa: F401 - imported before the clock starts: startup, not per-clip work
+        )
+        import pandas  # noqa: F401 - imported before the clock starts: startup, not per-clip work
 
-    if save_videos:
-        import svibench.video  # noqa: F401
-    result = RunResult(root)
-    t_start = time.perf_counter()
-    total = sum(u.clips for u in units)
-    from svibench.progress import ProgressLog
+        if save_videos:
+            import svibench.video  # noqa: F401
+        result = RunResult(root)
+        t_start = time.perf_counter()
+        total = sum(u.clips for u in units)
 
-    tracker = ProgressLog(root, writer, shard, [u.key for u in units])
-    run = _UnitRunner(
-        suite, metric_objs, extractors, store, result.timings, save_videos, tracker,
-        {u.key: u.clips for u in units},
-    )  # fmt: skip
-    try:
-        with _progress(show_progress, console) as progress:
-            overall = progress.add_task("clips", total=total)
-            for gname in generators:
-                run.generator(gname, tables[gname], cases_of[gname], device, threads, keep_going,
-                              progress, overall)  # fmt: skip
-    except BaseException:
-        if tracker.data["state"] == "running":  # Ctrl-C, a kill: `status` must not wait for it
-            tracker.finish("interrupted")
-        raise
-    tracker.finish("failed" if tracker.data["failures"] else "done")
-    result.failures = tracker.data["failures"]
-    result.timings.wall = time.perf_counter() - t_start
-    return result
+        tracker = ProgressLog(root, writer, shard, [u.key for u in units])
+        run = _UnitRunner(
+            suite, metric_objs, extractors, store, result.timings, save_videos, tracker,
+            {u.key: u.clips for u in units},
+        )  # fmt: skip
+        try:
+            with _progress(show_progress, console) as progress:
+                overall = progress.add_task("clips", total=total)
+                for gname in generators:
+                    gen = gens.get(gname) or build_errors[gname]
+                    run.generator(
+                        gname, gen, cases_of[gname], threads, keep_going, progress, overall
+                    )
+        except BaseException:
+            if tracker.data["state"] == "running":  # Ctrl-C, a kill: `status` must not wait for it
+                tracker.finish("interrupted")
+            raise
+        tracker.finish("failed" if tracker.data["failures"] else "done")
+        result.failures = tracker.data["failures"]
+        result.timings.wall = time.perf_counter() - t_start
+        return result
 
 
 @dataclass
@@ -287,18 +321,17 @@ class _UnitRunner:
     clips_of: dict[tuple[str, str], int]  # (generator, case) -> clips (the generator's rule)
 
     def generator(
-        self, gname, table, cases, device, threads, keep_going, progress, overall
+        self, gname, gen: Generator | Exception, cases, threads, keep_going, progress, overall
     ) -> None:
+        """Run ``gen``'s cases (``gen``: the error that stopped building it, if it failed)."""
         todo = [c for c in cases if self.store.done_clips(gname, c.id) < self.clips_of[gname, c.id]]
         skipped = sum(self.clips_of[gname, c.id] for c in cases if c not in todo)
         progress.advance(overall, skipped)
         self.timings.skipped += skipped
-        if not todo:  # all committed: do not load the model just to skip its cases
+        if not todo:  # all committed: the model is never loaded just to skip its cases
             return
-        try:
-            gen = build_generator(gname, table, device)
-        except Exception as e:
-            _unit_failed(self.tracker, gname, todo, e, keep_going)
+        if isinstance(gen, Exception):
+            _unit_failed(self.tracker, gname, todo, gen, keep_going)
             return
         set_threads(threads)
         try:
@@ -320,7 +353,6 @@ class _UnitRunner:
 
 def _unit_failed(tracker, gname: str, cases: list[Case], exc: Exception, keep_going: bool) -> None:
     """Record a failed (generator, case) for `svibench status`; re-raise unless keep_going."""
-    from svibench.executors import describe
 
     for case in cases:
         tracker.failed(gname, case.id, describe(exc), input_error=isinstance(exc, SvibenchError))
@@ -355,17 +387,22 @@ def _run_case(
     ref_resized = _resize(reference, hw)
     t_open = time.perf_counter()
     session = gen.start(case, p, reference)  # opening a session is generator work (models, scene)
+    m = session_motion_frames(session, p)  # stitching, seams and the report's time axis
     tail = None
     if done:
         state = store.load_state(gname, case.id, done - 1)
         tail = state.pop(TAIL_KEY, None)
+        recorded = state.pop(MOTION_KEY, m)
+        if int(recorded) != m:
+            raise SvibenchError(
+                f"generator '{gname}', case '{case.id}': its clips were made with m = {recorded} "
+                f"motion frames, the session now uses m = {m}; use --fresh to start over"
+            )
         session.load_state_dict(state)
         timings.skipped += done
         for _ in range(done):
             advance()
     timings.generate += time.perf_counter() - t_open
-    # The generator's own overlap wins where it has one (svi film m = 5, shot m = 1).
-    m = int(getattr(gen, "motion_frames", p.motion_frames))
     # Ground truth clip k for *_gt metrics (world:<seed> cases; None elsewhere).
     truth = ground_truth_clips(case, p, hw) if any(x.uses_ground_truth for x in metrics) else None
     committer = _Committer(store, gname, case.id, save_videos, p.video_fps, timings)
@@ -395,7 +432,8 @@ def _run_case(
             ]
             t2 = time.perf_counter()
             tail = frames[-max(1, m) :].copy()
-            committer.submit(k, frames, rows, {**session.state_dict(), TAIL_KEY: tail})
+            state = {**session.state_dict(), TAIL_KEY: tail, MOTION_KEY: m}
+            committer.submit(k, frames, rows, state)
             timings.generate += t1 - t0
             timings.metrics += t2 - t1
             timings.clips += 1
@@ -437,8 +475,6 @@ class _Committer:
 
         t0 = time.perf_counter()
         if self.videos:
-            from svibench.video import write_mp4
-
             write_mp4(self.store.video_path(self.generator, self.case, clip), frames, self.fps)
         self.rows = [r for r in self.rows if r[3] < clip] + rows
         self.store.commit(
@@ -495,7 +531,6 @@ class _NoProgress:
 def _progress(show: bool, console):
     if not show:
         return _NoProgress()
-    from svibench.log_progress import LogProgress, is_terminal, rich_bar
 
     if not is_terminal(console):  # a log file: periodic plain lines instead of a silent bar
         return LogProgress()

@@ -19,7 +19,10 @@ from typing import Any
 from svibench.atomic import atomic_write_json
 from svibench.config import Config
 from svibench.errors import SvibenchError
+from svibench.executors import JobFailure
+from svibench.runner import run_suite, set_threads
 from svibench.shards import Unit, assign, run_units
+from svibench.store import RunStore
 from svibench.suite import Suite
 
 
@@ -44,8 +47,6 @@ class ShardWorker:
     """Executor entry point. A callable object so that submitit can requeue it (checkpoint)."""
 
     def __call__(self, job: ShardJob) -> dict[str, Any]:
-        from svibench.runner import run_suite, set_threads
-
         set_threads(job.threads)
         try:
             device = job.config.resolve_device(job.device)
@@ -90,8 +91,6 @@ class ScaleResult:
 
 
 def committed(root: Path, unit: Unit) -> int:
-    from svibench.store import RunStore
-
     return RunStore(root).done_clips(unit.generator, unit.case)
 
 
@@ -133,7 +132,6 @@ def run_scaled(
     watch: Any = None,
 ) -> ScaleResult:
     """Run every shard with unfinished units on ``executor``; resubmit failed shards."""
-    from svibench.executors import JobFailure
 
     root = template.root
     root.mkdir(parents=True, exist_ok=True)
@@ -182,7 +180,6 @@ def run_scaled(
 
 def _record_shard(root: Path, job: ShardJob, out: Any, unfinished: list[Unit]) -> None:
     """shards/shard_<i>.json: the last outcome of each shard (e.g. a worker that died)."""
-    from svibench.executors import JobFailure
 
     path = root / "shards" / f"shard_{job.index:03d}.json"
     atomic_write_json(

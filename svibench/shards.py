@@ -13,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from svibench.costs import CostTable
+from svibench.errors import ConfigError
+from svibench.generators.registry import generator_schedule
 from svibench.suite import Case, Suite
 
 
@@ -40,8 +43,6 @@ def frame_size(suite: Suite, case: Case) -> tuple[int, int]:
         return p.size_for((p.height or 64, p.width or 64))  # runner's size hint for world images
     from PIL import Image, UnidentifiedImageError
 
-    from svibench.errors import ConfigError
-
     try:
         with Image.open(case.image) as im:  # lazy: the header only
             w, h = im.size
@@ -56,7 +57,6 @@ def plan_units(
     suite: Suite, generators: tuple[str, ...], tables: dict[str, dict[str, Any]], costs: Any
 ) -> list[Unit]:
     """Every (generator, case) unit of the run, in run order (generator, then case id)."""
-    from svibench.generators.registry import generator_schedule
 
     p = suite.protocol
     sizes = {c.id: frame_size(suite, c) for c in suite.cases}
@@ -90,7 +90,6 @@ def run_units(
     suite: Suite, config: Any, generators: tuple[str, ...], metrics: tuple[str, ...]
 ) -> list[Unit]:
     """Every unit of a run, costed with the config's [executor.seconds_per_clip] overrides."""
-    from svibench.costs import CostTable
 
     costs = CostTable(config.sections.get("executor", {}).get("seconds_per_clip", {}), metrics)
     tables = {g: config.generator_table(g) for g in generators}

@@ -127,6 +127,7 @@ def _known_units(root: Path, logs: list[dict[str, Any]]) -> set[tuple[str, str]]
 
 def read_status(root: Path, now: float | None = None) -> RunStatus:
     """The status of the run folder ``root``."""
+    # store imports numpy: `svibench status` and --help stay light without it
     from svibench.store import RunStore
 
     root = Path(root)

@@ -13,6 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from svibench.atomic import atomic_write
+from svibench.errors import SvibenchError
+from svibench.video import iter_frames
+
 
 def stitch(clips: Sequence[np.ndarray], m: int) -> np.ndarray:
     """Concatenate clips (each T×H×W×3) dropping the last ``m`` frames of all but the last."""
@@ -46,10 +50,6 @@ def write_stitched_mp4(
     """
     import av
     from av.video.reformatter import Interpolation
-
-    from svibench.atomic import atomic_write
-    from svibench.errors import SvibenchError
-    from svibench.video import iter_frames
 
     if not clip_paths:
         raise SvibenchError(f"{out}: no clips to stitch")

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from svibench.atomic import atomic_write, atomic_write_json
 from svibench.errors import ConfigError, SvibenchError
 
 ROW_COLUMNS = ["suite", "generator", "case", "clip", "seed", "metric", "value"]
+# m (the session's motion frames), recorded by the runner in every clip's state
+MOTION_KEY = "__runner_motion_frames__"
 _JSON_KEY = "__json__"
 
 
@@ -42,12 +45,16 @@ class RunStore:
         self.root = Path(root)
 
     # ------------------------------------------------------------------ manifest
-    def claim(self, identity: dict[str, Any]) -> None:
+    def claim(
+        self, identity: dict[str, Any], legacy: dict[str, dict[str, Any]] | None = None
+    ) -> None:
         """Record (or check) the run's configuration; safe with many writers at once.
 
-        ``identity`` = {"suite": ..., "metrics": [...], "generators": {name: table}}. The suite
-        and metric set must match an existing manifest; generators may be added, but a
-        generator already in the run must keep its exact configuration.
+        ``identity`` = {"suite": ..., "metrics": [...], "generators": {name: identity}}. The
+        suite and metric set must match an existing manifest; generators may be added, but a
+        generator already in the run must keep its exact identity. ``legacy``: per generator,
+        what runs from before identities were claimed recorded (their svibench.toml table);
+        such an old claim (it has no "class") is compared with that instead.
 
         Parallel shards claim at the same moment, so nothing here is read-modify-write: the
         suite + metrics and each generator's table are files created exclusively (a hard link
@@ -78,6 +85,8 @@ class RunStore:
                 if not create and not path.exists():
                     continue
                 old = self._create_once(path, table) if create else self._read(path)
+                if old is not None and "class" not in old and legacy and name in legacy:
+                    table = legacy[name]  # a run claimed before identities: its old form
                 if old is not None and old != _plain(table):
                     raise ConfigError(
                         f"{self.root}: generator '{name}' was run here with a different "
@@ -154,6 +163,35 @@ class RunStore:
             {k: manifest[k] for k in ("suite", "metrics", "generators")}
         )
         return manifest
+
+    def motion_frames(self, generator: str) -> int:
+        """The m ``generator``'s sessions used: recorded with its clips (the session owns it);
+        for runs from before that, its claimed ``motion_frames``, else the protocol's."""
+        for path in sorted((self.root / "state" / generator).glob("*/clip_*.npz")):
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    meta = json.loads(str(z[_JSON_KEY]))
+                # older Wan / SVI runs: the session's own record of its m
+                m = meta.get(MOTION_KEY, meta.get("motion_frames"))
+            except (OSError, ValueError, KeyError):  # a damaged state only loses this record
+                continue
+            if isinstance(m, int) and not isinstance(m, bool):
+                return m
+        manifest = self.manifest()
+        m = manifest.get("generators", {}).get(generator, {}).get("motion_frames")
+        if isinstance(m, int) and not isinstance(m, bool):
+            return m
+        return int(manifest["suite"]["protocol"]["motion_frames"])
+
+    def seconds_per_clip(self, generators: list[str]) -> float | dict[str, float]:
+        """Video time each clip adds, (F − m) / fps with each generator's own m: one number
+        when the generators share it, else {generator: seconds} (see :func:`clip_seconds`)."""
+        proto = self.manifest()["suite"]["protocol"]
+        spc = {
+            g: (proto["frames_per_clip"] - self.motion_frames(g)) / proto["fps"] for g in generators
+        }
+        values = set(spc.values())
+        return values.pop() if len(values) == 1 else spc
 
     def log(self, name: str, entry: dict[str, Any]) -> None:
         atomic_write_json(self.root / "log" / f"{name}.json", entry)
@@ -236,6 +274,14 @@ class RunStore:
         return df.sort_values(
             ["generator", "case", "clip", "metric"], kind="mergesort"
         ).reset_index(drop=True)
+
+
+def clip_seconds(seconds_per_clip: float | Mapping[str, float], generator: str) -> float:
+    """Seconds per clip of ``generator`` from a run's ``seconds_per_clip`` (one for all, or
+    per generator when their m differ)."""
+    if isinstance(seconds_per_clip, Mapping):
+        return float(seconds_per_clip[generator])
+    return float(seconds_per_clip)
 
 
 def _plain(obj: Any) -> Any:

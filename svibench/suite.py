@@ -25,8 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from svibench.atomic import atomic_write_text
 from svibench.errors import ConfigError
 from svibench.tomlcheck import check_keys, read_toml
+from svibench.world import World
 
 SVI_DATASET_HINT = (
     "the SVI benchmark comes from the Hugging Face dataset 'vita-video-gen/svi-benchmark' "
@@ -396,8 +398,6 @@ def _case(entry: dict, base: Path, where: str) -> Case:
 def load_reference_image(case: Case, size_hint: tuple[int, int] = (64, 64)) -> np.ndarray:
     """The case's reference image as uint8 H×W×3 (native size; generators resize)."""
     if case.image.startswith("world:"):
-        from svibench.world import World
-
         return World(
             seed=int(case.image.split(":", 1)[1]), height=size_hint[0], width=size_hint[1]
         ).reference()
@@ -435,7 +435,6 @@ def write_suite_from_folder(
     Protocol defaults are SVI's (81 frames, 16 fps saved at 24, width <= 832, seed 42·k); image paths are
     written relative to the suite file.
     """
-    from svibench.atomic import atomic_write_text
 
     cases = cases_from_dataset(Path(folder))
     n = clips or min(10, max(len(c.prompts) for c in cases))

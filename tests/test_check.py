@@ -9,14 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from svibench.check import (
-    DEFAULT_TOLERANCES,
-    CheckConfig,
-    Tolerance,
-    compare,
-    diff_baselines,
-    load_check_config,
-)
+from svibench.check import compare, diff_baselines
+from svibench.check_config import DEFAULT_TOLERANCES, CheckConfig, Tolerance, load_check_config
 from svibench.config import load_config
 from svibench.errors import ConfigError
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import typer.main
 
 from svibench import cli
+from svibench.errors import ConfigError
 
 
 def _commands(group, path=()):
@@ -25,6 +27,17 @@ def test_every_command_lives_in_its_own_commands_module():
     for path, cmd in found.items():
         module = cmd.callback.__module__
         assert module.startswith("svibench.commands."), f"{' '.join(path)} is defined in {module}"
-        assert "debug" in {p.name for p in cmd.params} or path[0] == "weights", (
-            f"{' '.join(path)}: no --debug option"
-        )
+        # --debug is cli.main's (it decides on tracebacks): no command carries a dead parameter
+        assert "debug" not in {p.name for p in cmd.params}, f"{' '.join(path)}: unused --debug"
+
+
+def test_debug_after_any_command_shows_the_traceback(tmp_path, capsys):
+    missing = str(tmp_path / "nope.toml")
+    with pytest.raises(SystemExit) as done:
+        cli.main(["suite", "validate", missing])
+    assert done.value.code == 2 and "file not found" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="file not found"):  # the traceback, not one line
+        cli.main(["suite", "validate", missing, "--debug"])
+    with pytest.raises(SystemExit) as done:
+        cli.main(["weights", "list", "--debug"])  # groups without the option before accept it
+    assert done.value.code in (0, None)

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
+from svibench.models.flow import timesteps_for
 from svibench.train.error_bank import ErrorBank
-from svibench.train.flow import timesteps_for
 
 torch.set_num_threads(1)
 

@@ -6,8 +6,8 @@ from svibench.errors import ConfigError
 from svibench.exposure import colour_error, exposure_rows, late_mean, world_truth
 from svibench.generators.base import Generator, Session
 from svibench.generators.tiny import TinyModelGenerator
+from svibench.models.tiny import TinyConfig, build_model, save_checkpoint
 from svibench.suite import Case, Protocol
-from svibench.train.tiny_model import TinyConfig, build_model, save_checkpoint
 
 torch.set_num_threads(1)
 PROTO = Protocol(frames_per_clip=6, clips=4, width=16, height=16, motion_frames=1)
@@ -72,7 +72,7 @@ def test_a_session_without_condition_on_cannot_be_teacher_forced():
 @pytest.fixture(scope="module")
 def film_ckpt(tmp_path_factory):
     out = tmp_path_factory.mktemp("film")
-    cfg = TinyConfig(size=16, frames=6, hidden=32, layers=1, num_motion_frames=2, ref_pad_num=0)
+    cfg = TinyConfig(size=16, frames=6, hidden=32, layers=1, motion_frames=2, ref_pad_num=0)
     save_checkpoint(build_model(cfg, seed=0), cfg, out, {"steps": 0})
     return out
 

@@ -5,8 +5,8 @@ import torch
 from svibench.errors import MissingWeightsError
 from svibench.generators.registry import GENERATORS
 from svibench.generators.tiny import TinyModelGenerator
+from svibench.models.tiny import ASSETS, TinyConfig, build_model, save_checkpoint
 from svibench.suite import Case, Protocol
-from svibench.train.tiny_model import ASSETS, TinyConfig, build_model, save_checkpoint
 from svibench.world import World
 
 torch.set_num_threads(1)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from svibench.train.flow import (
+from svibench.models.flow import (
     FlowMatch,
     bidirectional_errors,
     euler_step,

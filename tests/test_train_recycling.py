@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from svibench.errors import ConfigError
-from svibench.train.flow import FlowMatch, timesteps_for
+from svibench.models.flow import FlowMatch, timesteps_for
 from svibench.train.recycling import (
     RECIPES,
     RECYCLING_PARAMS,
@@ -113,8 +113,8 @@ def test_recipes_carry_the_published_script_values():
     )
     for recipe in (film, shot):
         assert {k: recipe[k] for k in common} == common
-    assert (film["num_motion_frames"], film["ref_pad_num"], film["clean_prob"]) == (5, 0, 0.5)
-    assert (shot["num_motion_frames"], shot["ref_pad_num"], shot["clean_prob"]) == (1, -1, 0.2)
+    assert (film["motion_frames"], film["ref_pad_num"], film["clean_prob"]) == (5, 0, 0.5)
+    assert (shot["motion_frames"], shot["ref_pad_num"], shot["clean_prob"]) == (1, -1, 0.2)
     # where the scripts are silent the Param default is train_svi.py's argparse default
     assert RECYCLING_PARAMS["noise_prob"].default == 0.9
     assert RECYCLING_PARAMS["clean_prob"].default == 0.1

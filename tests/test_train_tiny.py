@@ -5,9 +5,9 @@ import torch
 from safetensors.torch import load_file
 
 from svibench.errors import ConfigError
+from svibench.models.tiny import load_checkpoint
 from svibench.train.registry import TRAINERS
 from svibench.train.tiny import TinyTrainer
-from svibench.train.tiny_model import load_checkpoint
 
 torch.set_num_threads(1)
 TINY = dict(size=16, frames=5, hidden=32, layers=1, batch_size=2)
@@ -95,11 +95,11 @@ def test_recipe_presets_fill_defaults_and_explicit_keys_win():
     film = TinyTrainer().config
     assert film["recipe"] == "film"
     assert (film["noise_prob"], film["clean_prob"], film["y_error_num"]) == (0.01, 0.5, 3)
-    assert (film["num_motion_frames"], film["ref_pad_num"]) == (5, 0)
+    assert (film["motion_frames"], film["ref_pad_num"]) == (5, 0)
     assert film["y_error_sample_from_all_grids"] and film["buffer_warmup_iter"] == 50
     assert film["learning_rate"] == 5e-4  # toy-scale value kept (recipe_skips)
     shot = TinyTrainer(recipe="shot").config
-    assert (shot["num_motion_frames"], shot["ref_pad_num"], shot["clean_prob"]) == (1, -1, 0.2)
+    assert (shot["motion_frames"], shot["ref_pad_num"], shot["clean_prob"]) == (1, -1, 0.2)
     mine = TinyTrainer(recipe="shot", clean_prob=0.3).config
     assert mine["clean_prob"] == 0.3
     plain = TinyTrainer(recipe="argparse").config

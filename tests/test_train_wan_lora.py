@@ -80,7 +80,7 @@ def test_few_cpu_steps_fill_banks_and_write_loadable_lora(tiny_wan, tmp_path):
         num_frames=9,
         height=32,
         width=32,
-        num_motion_frames=5,
+        motion_frames=5,
         ref_pad_num=0,
         mixed_precision="no",
         clean_prob=0.0,
@@ -139,14 +139,14 @@ def test_pixel_condition_padding_and_errors():
 def test_wan_lora_takes_every_film_script_value():
     c = WanLoraTrainer().config
     assert (c["learning_rate"], c["lora_rank"], c["lora_alpha"]) == (1e-4, 128, 128.0)
-    assert (c["num_motion_frames"], c["ref_pad_num"], c["clean_prob"], c["noise_prob"]) == (
+    assert (c["motion_frames"], c["ref_pad_num"], c["clean_prob"], c["noise_prob"]) == (
         5,
         0,
         0.5,
         0.01,
     )
     s = WanLoraTrainer(recipe="shot").config
-    assert (s["num_motion_frames"], s["ref_pad_num"], s["clean_prob"]) == (1, -1, 0.2)
+    assert (s["motion_frames"], s["ref_pad_num"], s["clean_prob"]) == (1, -1, 0.2)
 
 
 def test_dtype_reaches_the_loaded_transformer(tiny_wan):
@@ -161,7 +161,7 @@ def test_trainer_clip_input_is_the_inference_squash_not_a_centre_crop(tiny_wan):
     from diffusers import AutoencoderKLWan
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
 
-    from svibench.generators.wan_sampling import CLIP_MEAN, CLIP_STD, clip_pixels
+    from svibench.models.wan_image import CLIP_MEAN, CLIP_STD, clip_pixels
     from svibench.train.wan_lora import Components
 
     torch.manual_seed(0)

@@ -275,7 +275,8 @@ def test_tiny_suite_separates_the_worlds_at_p_below_001(tiny_run):
 
 
 def test_tiny_suite_check_invariants(tiny_run):
-    from svibench.check import Invariant, check_invariants
+    from svibench.check import check_invariants
+    from svibench.check_config import Invariant
 
     invs = (
         Invariant("no_drift", "tiny-world"),

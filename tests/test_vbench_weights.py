@@ -175,7 +175,7 @@ def test_manifest_verifies_seeded_weights(caches, tmp_path_factory):
 
 def test_runner_preflight_checks_every_weight_before_generating(caches, monkeypatch):
     """Bug (issue 15): the LAION head was loaded on the first compute, after a clip had been
-    generated. Now a missing head stops the run before the generator is even built."""
+    generated. Now a missing head stops the run before any generator loads its model."""
     from svibench.metrics.features import ClipL14VBench, LaionAestheticHead
     from svibench.metrics.registry import METRICS
     from svibench.weights import preload

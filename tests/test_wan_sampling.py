@@ -7,15 +7,15 @@ import torch
 torch.set_num_threads(1)
 
 from svibench.errors import MissingWeightsError  # noqa: E402
-from svibench.generators.model_paths import resolve_file, resolve_model_dir  # noqa: E402
 from svibench.generators.wan_sampling import (  # noqa: E402
     Conditioning,
     UpstreamFlowMatchScheduler,
-    clip_pixels,
     condition_video,
     first_latent_mask,
     to_uint8,
 )
+from svibench.models.paths import resolve_file, resolve_model_dir  # noqa: E402
+from svibench.models.wan_image import clip_pixels  # noqa: E402
 from svibench.stitch import stitch, stitched_length  # noqa: E402
 
 

@@ -140,8 +140,8 @@ def random_lora(size: dict, rank: int) -> dict:
 def use_random_weights(pipe, lora_state: dict) -> None:
     """Replace file loading (and only that) in the generators' code path."""
     import svibench.generators.lora as lora
-    import svibench.generators.model_paths as paths
     import svibench.generators.wan_sampling as sampling
+    import svibench.models.paths as paths
 
     sampling.load_svi_pipeline = lambda *a, **k: pipe
     paths.resolve_model_dir = lambda ref, where: Path(ref)

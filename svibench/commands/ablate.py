@@ -15,6 +15,9 @@ from typing import Annotated
 
 import typer
 
+# svibench's own modules are imported inside the commands: `svibench --help` imports every
+# command module, and config/weights/registries alone would double its start-up time.
+
 
 def ablate(
     param: Annotated[
@@ -126,7 +129,6 @@ def ablate(
         bool, typer.Option("--plots/--no-plots", help="Write PNG plots next to the table.")
     ] = True,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
     """Retrain a model for every parameter value x seed, evaluate all variants on a suite, and
     write one table (mean and bootstrap 95 % CI, paired Holm-corrected tests vs the reference).

@@ -172,6 +172,7 @@ BUILTIN_METRICS: dict[str, dict[str, Any]] = {
 
 def describe(name: str) -> dict[str, Any]:
     """What ``list metrics`` shows for one registered metric (the class, if not built in)."""
+    # the metric registry imports numpy (here and below): `svibench --help` stays light
     from svibench.metrics.registry import METRICS
 
     entry = BUILTIN_METRICS.get(name)

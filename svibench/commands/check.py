@@ -12,6 +12,9 @@ from typing import Annotated
 
 import typer
 
+# svibench's own modules are imported inside the commands: `svibench --help` imports every
+# command module, and config/weights/registries alone would double its start-up time.
+
 
 def _console():
     from rich.console import Console
@@ -65,14 +68,14 @@ def check(
         bool, typer.Option("--all", help="List every figure, not only the failing ones.")
     ] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
     """Run the tiny check suite and compare every metric and drift figure with baselines/tiny/."""
     import tempfile
 
     from rich.table import Table
 
-    from svibench.check import load_check_config, resolve_suite, run_check
+    from svibench.check import run_check
+    from svibench.check_config import load_check_config, resolve_suite
     from svibench.config import load_config
 
     cfg = load_config(config)

@@ -8,7 +8,10 @@ from typing import Annotated
 
 import typer
 
-from svibench.commands.options import ConfigOpt, DebugOpt, console
+from svibench.commands.options import ConfigOpt, console
+
+# svibench's own modules are imported inside the commands: `svibench --help` imports every
+# command module, and config/weights/registries alone would double its start-up time.
 
 
 def runs_with_clips(results: Path) -> list[Path]:
@@ -39,7 +42,6 @@ def leaderboard(
     reference: Annotated[
         str | None, typer.Option("--reference", help="Reference generator for paired comparisons.")
     ] = None,
-    debug: DebugOpt = False,
 ) -> None:
     """Write leaderboard.md (+ drift plots) from one or more runs."""
     from svibench.leaderboard import write_leaderboard

@@ -6,7 +6,10 @@ import sys
 
 import typer
 
-from svibench.commands.options import ConfigOpt, DebugOpt, config_path, print_table
+from svibench.commands.options import ConfigOpt, config_path, print_table
+
+# svibench's own modules are imported inside the commands: `svibench --help` imports every
+# command module, and config/weights/registries alone would double its start-up time.
 
 app = typer.Typer(
     help="List registered generators, metrics and trainers.",
@@ -16,7 +19,7 @@ app = typer.Typer(
 
 
 @app.command("generators")
-def list_generators(config: ConfigOpt = None, debug: DebugOpt = False) -> None:
+def list_generators(config: ConfigOpt = None) -> None:
     """Registered generator kinds and the named generators of svibench.toml."""
     from svibench.generators.registry import GENERATORS, generator_schedule
 
@@ -36,7 +39,7 @@ def list_generators(config: ConfigOpt = None, debug: DebugOpt = False) -> None:
 
 
 @app.command("metrics")
-def list_metrics(debug: DebugOpt = False) -> None:
+def list_metrics() -> None:
     """Registered metrics with their columns, direction and the features they read."""
     from svibench.commands.catalog import describe
     from svibench.metrics.registry import METRICS
@@ -52,7 +55,7 @@ def list_metrics(debug: DebugOpt = False) -> None:
 
 
 @app.command("trainers")
-def list_trainers(debug: DebugOpt = False) -> None:
+def list_trainers() -> None:
     """Registered trainers (used by `svibench ablate`)."""
     from svibench.train.registry import TRAINERS
 

@@ -13,13 +13,13 @@ from typing import Annotated
 
 import typer
 
+# svibench's own modules are imported inside the commands: `svibench --help` imports every
+# command module, and config/weights/registries alone would double its start-up time.
+
 ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="svibench.toml to use (default: ./svibench.toml)."),
 ]
-# Read by cli.main() from argv (it decides whether a traceback is shown); the parameter only
-# lets every command accept the flag.
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
 
 
 def console():

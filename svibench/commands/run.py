@@ -12,7 +12,10 @@ from typing import Annotated
 
 import typer
 
-from svibench.commands.options import ConfigOpt, DebugOpt, console
+from svibench.commands.options import ConfigOpt, console
+
+# svibench's own modules are imported inside the commands: `svibench --help` imports every
+# command module, and config/weights/registries alone would double its start-up time.
 
 
 def parse_shard(shard: str) -> tuple[int, int]:
@@ -104,7 +107,6 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would run and its GPU-hours; run nothing.")
     ] = False,
-    debug: DebugOpt = False,
 ) -> None:
     """Run a suite through generators, score every clip, print the summary table."""
     from svibench.config import load_config

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from svibench.config import Config
+from svibench.costs import CostTable
 from svibench.errors import ConfigError, SvibenchError
+from svibench.executors import make_executor
+from svibench.log_progress import rich_bar
+from svibench.scale import ShardJob, run_scaled
+from svibench.shards import assign, run_units
+from svibench.status import committed_clips, read_status
 from svibench.suite import Suite
 
 SLURM_FROM_EXECUTOR = {  # [executor] key -> executors.SLURM_KEYS key
@@ -74,7 +80,6 @@ def scale_run(
     console: Any,
 ) -> None:
     """The fanned-out ``run`` (see the module docstring)."""
-    from svibench.shards import assign, run_units
 
     table = cfg.sections.get("executor", {})
     kind = executor or table.get("kind", "local")
@@ -101,7 +106,6 @@ def scale_run(
     worker_device = dev
     if getattr(ex, "gpus", 0):
         worker_device = "cuda:0"  # each worker sees exactly its own GPU (CUDA_VISIBLE_DEVICES)
-    from svibench.scale import ShardJob, run_scaled
 
     template = ShardJob(
         index=0,
@@ -138,6 +142,7 @@ def scale_run(
             f"{len(result.incomplete)} of {len(units)} (generator, case) units unfinished after "
             f"{retries} retries; first: {g} · {c}: {err} (details: svibench status {root})"
         )
+    # report imports pandas and scipy: only for the summary
     from svibench.report import print_summary
 
     print_summary(root, console)
@@ -147,7 +152,6 @@ def _refuse_if_running(root: Path) -> None:
     """Two fan-outs on one run would run the same units twice at once: refuse the second."""
     if not (root / "progress").is_dir():
         return
-    from svibench.status import read_status
 
     try:
         active = read_status(root).workers
@@ -167,8 +171,6 @@ def slurm_params(table: dict[str, Any]) -> dict[str, Any]:
 
 
 def _executor(kind: str, table: dict[str, Any], device: str, threads: int, root: Path):
-    from svibench.executors import make_executor
-
     slurm = slurm_params(table)
     return make_executor(
         kind,
@@ -185,8 +187,6 @@ class _Watch:
     """A progress bar over the committed clips of the whole run, read from the run folder."""
 
     def __init__(self, root: Path, console: Any) -> None:
-        from svibench.log_progress import rich_bar
-
         self.root = root
         self.progress = rich_bar(console)
         self.task = self.progress.add_task("clips committed", total=None)
@@ -205,7 +205,6 @@ class _Watch:
         if time.monotonic() - self.last < 2.0:
             return
         self.last = time.monotonic()
-        from svibench.status import read_status
 
         try:
             st = read_status(self.root)
@@ -235,9 +234,6 @@ def print_dry_run(
 ) -> None:
     """What would run and what it costs; nothing is loaded or written."""
     from rich.table import Table
-
-    from svibench.costs import CostTable
-    from svibench.shards import assign
 
     p = suite.protocol
     costs = CostTable(cfg.sections.get("executor", {}).get("seconds_per_clip", {}), metrics)
@@ -319,8 +315,6 @@ def _num(x: float) -> str:
 
 
 def _committed(root: Path, units: list, clips: int) -> dict[tuple[str, str], int]:
-    from svibench.status import committed_clips
-
     out = {}
     for u in units:
         path = root / "rows" / u.generator / f"{u.case}.parquet"

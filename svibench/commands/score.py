@@ -26,8 +26,10 @@ from typing import Annotated
 
 import typer
 
-from svibench.commands.options import DebugOpt
 from svibench.errors import ConfigError
+
+# svibench's own modules are imported inside the commands: `svibench --help` imports every
+# command module, and config/weights/registries alone would double its start-up time.
 
 VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")
@@ -247,7 +249,6 @@ def score(
     ] = None,
     threads: Annotated[int | None, typer.Option("--threads", min=1)] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
-    debug: DebugOpt = False,
 ) -> None:
     """Score a folder of videos with a metric set; no suite or svibench.toml needed."""
     from rich.console import Console

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from svibench.commands.options import DebugOpt
+# svibench's own modules are imported inside the commands: `svibench --help` imports every
+# command module, and config/weights/registries alone would double its start-up time.
 
 
 def status(
@@ -22,7 +23,6 @@ def status(
         bool, typer.Option("--unfinished", help="List only units that are not done.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    debug: DebugOpt = False,
 ) -> None:
     """How far a run is: reads the run folder only, so it works while jobs run."""
     from svibench.status import read_status, render, to_json

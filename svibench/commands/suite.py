@@ -10,11 +10,13 @@ import typer
 
 from svibench.commands.options import (
     ConfigOpt,
-    DebugOpt,
     config_path,
     console,
     optional_datasets,
 )
+
+# svibench's own modules are imported inside the commands: `svibench --help` imports every
+# command module, and config/weights/registries alone would double its start-up time.
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -31,7 +33,6 @@ def suite_validate(
     suite_file: Path,
     data: Annotated[Path | None, typer.Option("--data")] = None,
     config: ConfigOpt = None,
-    debug: DebugOpt = False,
 ) -> None:
     """Check a suite file (keys, images, prompts); exit 2 with the problem if invalid."""
     from svibench.suite import load_reference_image, load_suite
@@ -81,7 +82,6 @@ def suite_show(
     suite_file: Path,
     data: Annotated[Path | None, typer.Option("--data")] = None,
     config: ConfigOpt = None,
-    debug: DebugOpt = False,
 ) -> None:
     """Print a suite's protocol and cases (the protocol also without the dataset present)."""
     from svibench.errors import ConfigError
@@ -124,7 +124,6 @@ def suite_import(
         ),
     ] = None,
     motion_frames: Annotated[int, typer.Option("--motion-frames", min=0)] = 5,
-    debug: DebugOpt = False,
 ) -> None:
     """Turn a dataset folder (image + prompt.txt per sample) into a suite file with explicit cases."""
     from svibench.suite import write_suite_from_folder

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from svibench.commands.options import DebugOpt
+# svibench's own modules are imported inside the commands: `svibench --help` imports every
+# command module, and config/weights/registries alone would double its start-up time.
 
 
 def view(
@@ -16,7 +17,6 @@ def view(
         Path | None,
         typer.Option("--out", "-o", help="Page folder (default: RUN/view of the first run)."),
     ] = None,
-    debug: DebugOpt = False,
 ) -> None:
     """Write RUN/view/index.html: stitched long videos of every generator played in sync,
     per-clip scores, drift plots and the leaderboard; opens from file://, no server."""

@@ -13,6 +13,9 @@ import typer
 
 from svibench.errors import MissingWeightsError
 
+# svibench's own modules are imported inside the commands: `svibench --help` imports every
+# command module, and config/weights/registries alone would double its start-up time.
+
 # one paragraph per item; the weights app has rich markup off (cli.py), so [tables] print as is
 _WHERE = "\n\n".join(
     [

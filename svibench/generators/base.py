@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from svibench.errors import GeneratorOutputError
+from svibench.errors import ConfigError, GeneratorOutputError
 from svibench.suite import Case, PromptSchedule, Protocol
 
 State = dict[str, Any]
@@ -22,7 +22,15 @@ SCHEDULE_KEYS = ("prompt_schedule", "clip_count")
 
 
 class Session(ABC):
-    """Generation state of one case (one long video)."""
+    """Generation state of one case (one long video).
+
+    ``motion_frames`` is m, the frames at the start of each clip k > 0 that continue the
+    previous clip's last m frames: the session is its one owner (the runner stitches with it,
+    scores seams with it, records it with every clip, and the report's time axis follows it).
+    ``None`` (the default): the session follows the suite protocol's ``motion_frames``.
+    """
+
+    motion_frames: int | None = None
 
     @abstractmethod
     def next_clip(self, prompt: str, clip: int, seed: int) -> np.ndarray:
@@ -53,14 +61,14 @@ class Generator(ABC):
     # accepts the keys ``prompt_schedule`` and ``clip_count`` in svibench.toml.
     prompt_schedule: ClassVar[str] = "cycle"
     clip_count: ClassVar[str] = "suite"
+    # Parameters that change where or how fast it runs, not the frames (left out of identity()).
+    runtime_params: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, name: str, device: str = "cpu", **params: Any) -> None:
         self.schedule = type(self).schedule_for(name, params)
         params = {k: v for k, v in params.items() if k not in SCHEDULE_KEYS}
         unknown = sorted(set(params) - set(self.params))
         if unknown:
-            from svibench.errors import ConfigError
-
             raise ConfigError(
                 f"[generators.{name}]: unknown parameter '{unknown[0]}' for {type(self).__name__} "
                 f"(allowed: {', '.join(sorted(self.params)) or 'none'})"
@@ -94,15 +102,25 @@ class Generator(ABC):
         """Open a session for ``case``; ``reference`` is the case image (uint8 H×W×3, native size)."""
 
     def identity(self) -> dict[str, Any]:
-        """What makes this generator's output what it is (goes into the run's config hash)."""
+        """What makes this generator's output what it is: the run manifest records it and a
+        resume compares it. Class, every parameter with its effective default, the prompt
+        schedule where it is not the original rule; no ``runtime_params``. Cheap: it must not
+        load weights (subclasses may hash weight files)."""
+        config = {k: v for k, v in self.config.items() if k not in self.runtime_params}
         return {
             "class": f"{type(self).__module__}.{type(self).__qualname__}",
-            **self.config,
+            **config,
             **self.schedule.changed_identity(),
         }
 
     def close(self) -> None:
         """Release models."""
+
+
+def session_motion_frames(session: Session, protocol: Protocol) -> int:
+    """The m a session uses: its own ``motion_frames``, else the protocol's (the one rule)."""
+    m = session.motion_frames
+    return protocol.motion_frames if m is None else int(m)
 
 
 def check_frames(frames: Any, protocol: Protocol, size: tuple[int, int], where: str) -> np.ndarray:

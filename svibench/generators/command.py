@@ -55,6 +55,9 @@ class CommandGenerator(Generator):
         "runs an external command per clip (JSON request in, mp4/npy out), for models in another env"
     )
 
+    # where files go and whether they are kept: not the frames
+    runtime_params: ClassVar[frozenset[str]] = frozenset({"workdir", "keep_files"})
+
     def __init__(self, name: str, device: str = "cpu", **params: Any) -> None:
         super().__init__(name, device, **params)
         where = f"[generators.{name}]"
@@ -89,13 +92,6 @@ class CommandGenerator(Generator):
             raise ConfigError(f"{where}.workdir: a folder path, got {workdir!r}")
         self._tmp = None if workdir else tempfile.mkdtemp(prefix=f"svibench-{name}-")
         self.workdir = Path(workdir or self._tmp).expanduser().resolve()
-
-    def identity(self) -> dict[str, Any]:
-        # Where files go and whether they are kept does not change the frames.
-        ident = super().identity()
-        for key in ("workdir", "keep_files"):
-            ident.pop(key, None)
-        return ident
 
     def start(self, case: Case, protocol: Protocol, reference: np.ndarray) -> Session:
         return _CommandSession(self, case, protocol, reference)

@@ -24,6 +24,7 @@ import numpy as np
 from svibench.errors import ConfigError, GeneratorOutputError, SvibenchError
 from svibench.generators.base import Generator, Session, State
 from svibench.generators.wan import resize_reference
+from svibench.models.paths import resolve_model_dir
 from svibench.suite import Case, Protocol
 
 
@@ -74,6 +75,9 @@ class DiffusersI2VGenerator(Generator):
         "progress": True,
     }
 
+    # placement and speed: they do not change the numbers
+    runtime_params: ClassVar[frozenset[str]] = frozenset({"progress", "offload", "compile"})
+
     def __init__(self, name: str, device: str = "cpu", **params: Any) -> None:
         super().__init__(name, device, **params)
         if not self.config["model"]:
@@ -84,12 +88,10 @@ class DiffusersI2VGenerator(Generator):
             raise ConfigError(f"[generators.{name}].call_kwargs: a table is required")
         self._pipe = None
 
-    motion_frames = 1
-
     @property
     def pipeline(self):
         if self._pipe is None:
-            from svibench.generators.model_paths import resolve_model_dir
+            # wan_sampling imports diffusers and torch: only when the pipeline is built
             from svibench.generators.wan_sampling import (
                 apply_runtime_options,
                 from_pretrained,
@@ -113,17 +115,13 @@ class DiffusersI2VGenerator(Generator):
         size = protocol.size_for(reference.shape[:2])
         return LastFrameSession(self, case, protocol, resize_reference(reference, size))
 
-    def identity(self) -> dict[str, Any]:
-        ident = super().identity()
-        for key in ("progress", "offload", "compile"):
-            ident.pop(key, None)
-        return ident
-
     def close(self) -> None:
         self._pipe = None
 
 
 class LastFrameSession(Session):
+    motion_frames = 1  # clip k+1 continues from the last frame of clip k
+
     def __init__(
         self, gen: DiffusersI2VGenerator, case: Case, protocol: Protocol, reference: np.ndarray
     ) -> None:

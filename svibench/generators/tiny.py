@@ -26,29 +26,31 @@ from typing import Any
 import numpy as np
 
 from svibench.errors import ConfigError
+from svibench.exposure import world_truth
 from svibench.generators.base import Generator, Session, State
 from svibench.suite import Case, Protocol
 
 
 class TinyModelSession(Session):
     def __init__(self, gen: TinyModelGenerator, protocol: Protocol, reference: np.ndarray) -> None:
-        from svibench.train.tiny_model import to_model
+        # models.tiny (here and below) imports torch: only once a tiny model is used
+        from svibench.models.tiny import to_model
 
         self.gen, self.protocol = gen, protocol
         self.size = protocol.size_for(reference.shape[:2])
         self.ref = to_model(reference[None], gen.cfg.size)[:, 0]  # (3, s, s), the padding image
-        self.m = gen.motion_frames
+        self.motion_frames = gen.motion_frames
         self.prev: np.ndarray | None = None  # last m frames of the previous clip, uint8 model size
         self.truth = None  # clip k -> ground-truth frames, when teacher-forced
 
     def condition_on(self, frames: np.ndarray) -> None:
         """Make the next clip continue from these frames (uint8 (T, H, W, 3); last m used)."""
-        self.prev = np.ascontiguousarray(frames[-self.m :])
+        self.prev = np.ascontiguousarray(frames[-self.motion_frames :])
 
     def next_clip(self, prompt: str, clip: int, seed: int) -> np.ndarray:
         import torch
 
-        from svibench.train.tiny_model import condition, sample, to_model, to_uint8
+        from svibench.models.tiny import condition, sample, to_model, to_uint8
 
         g = self.gen
         if self.truth is not None and clip > 0:
@@ -59,9 +61,9 @@ class TinyModelSession(Session):
             cond = to_model(self.prev, g.cfg.size)
         y, mask = condition(cond, self.ref, g.ref_pad_num, self.protocol.frames_per_clip)
         with torch.inference_mode():
-            x = sample(g.model, y, mask, seed, steps=g.config["steps"], shift=g.config["shift"])
+            x = sample(g.model(), y, mask, seed, steps=g.config["steps"], shift=g.config["shift"])
         frames = to_uint8(x)
-        self.prev = frames[-self.m :].copy()
+        self.prev = frames[-self.motion_frames :].copy()
         return _resize(frames, self.size)
 
     def state_dict(self) -> State:
@@ -83,33 +85,38 @@ class TinyModelGenerator(Generator):
     }
     description = "tiny WanTransformer3DModel I2V checkpoint (tiny world), chained like SVI"
 
+    runtime_params = frozenset({"threads"})  # CPU threads: speed, not the numbers
+
     def __init__(self, name: str, device: str = "cpu", **params: Any) -> None:
         super().__init__(name, device, **params)
-        import torch
+        import torch  # models.tiny needs it: only when a tiny model is used
 
-        from svibench.train.tiny_model import load_checkpoint
+        from svibench.models.tiny import read_config
 
-        unknown = sorted(set(params) - set(self.params))
-        if unknown:
-            raise ConfigError(
-                f"[generators.{name}]: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(self.params))})"
-            )
         if not isinstance(self.config["steps"], int) or self.config["steps"] < 1:
             raise ConfigError(f"[generators.{name}].steps: a positive integer is required")
         if self.config["threads"]:
             torch.set_num_threads(int(self.config["threads"]))
-        self.model, self.cfg, self.meta = load_checkpoint(self.config["checkpoint"])
-        # toy-sized: always on the CPU (deterministic, and faster than a GPU round trip)
+        # config.json only: the weights load on first use (constructing a generator is cheap)
+        self.cfg, self.meta = read_config(self.config["checkpoint"])
+        self._model = None
+        # m and the padding: the checkpoint's (what it was trained with) unless set here
         rpn, m = self.config["ref_pad_num"], self.config["motion_frames"]
         self.ref_pad_num = self.cfg.ref_pad_num if rpn is None else int(rpn)
-        # the runner stitches and scores seams with this m (runner.py: generator's m wins)
-        self.motion_frames = self.cfg.num_motion_frames if m is None else int(m)
+        self.motion_frames = self.cfg.motion_frames if m is None else int(m)
+
+    def model(self):
+        """The loaded model (toy-sized: always on the CPU, deterministic and faster there)."""
+        if self._model is None:
+            from svibench.models.tiny import load_checkpoint
+
+            self._model = load_checkpoint(self.config["checkpoint"])[0]
+        return self._model
 
     def start(self, case: Case, protocol: Protocol, reference: np.ndarray) -> Session:
+        self.model()  # load now: bad weights fail before any clip is made
         session = TinyModelSession(self, protocol, reference)
         if self.config["teacher_forced"]:
-            from svibench.exposure import world_truth
-
             session.truth = world_truth(case, protocol, self.motion_frames, (self.cfg.size,) * 2)
             if session.truth is None:
                 raise ConfigError(
@@ -121,7 +128,7 @@ class TinyModelGenerator(Generator):
     def identity(self) -> dict[str, Any]:
         import hashlib
 
-        from svibench.train.tiny_model import resolve_checkpoint
+        from svibench.models.tiny import resolve_checkpoint
 
         weights = resolve_checkpoint(self.config["checkpoint"]) / "model.safetensors"
         digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
@@ -131,8 +138,13 @@ class TinyModelGenerator(Generator):
         return {
             **ident,
             "checkpoint": str(self.config["checkpoint"]),
+            "motion_frames": self.motion_frames,  # effective: the checkpoint's unless set
+            "ref_pad_num": self.ref_pad_num,
             "weights_sha256": digest,
         }
+
+    def close(self) -> None:
+        self._model = None
 
 
 def _resize(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:

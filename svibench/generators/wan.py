@@ -18,6 +18,8 @@ import numpy as np
 
 from svibench.errors import ConfigError, SvibenchError
 from svibench.generators.base import Generator, Session, State
+from svibench.generators.lora import load_upstream_lora, merge_lora
+from svibench.models.paths import resolve_file, resolve_model_dir
 from svibench.suite import Case, Protocol
 
 WAN_I2V_480P = "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers"
@@ -62,6 +64,9 @@ class WanChainedGenerator(Generator):
         "progress": True,
     }
 
+    # placement and speed: they do not change the numbers
+    runtime_params: ClassVar[frozenset[str]] = frozenset({"progress", "offload", "compile"})
+
     def __init__(self, name: str, device: str = "cpu", **params: Any) -> None:
         super().__init__(name, device, **params)
         self._pipe = None
@@ -85,7 +90,7 @@ class WanChainedGenerator(Generator):
         return self._pipe
 
     def _load(self):
-        from svibench.generators.model_paths import resolve_file, resolve_model_dir
+        # wan_sampling (here and below) imports diffusers and torch: only with the model
         from svibench.generators.wan_sampling import apply_runtime_options, load_svi_pipeline
 
         c, where = self.config, f"[generators.{self.name}]"
@@ -103,8 +108,6 @@ class WanChainedGenerator(Generator):
             where=where,
         )
         if lora_path is not None:
-            from svibench.generators.lora import load_upstream_lora, merge_lora
-
             if c["offload"] == "none":
                 pipe.transformer.to(self.device)  # merge on the accelerator, not in host RAM
             merge_lora(pipe.transformer, load_upstream_lora(lora_path, where), c["lora_scale"])
@@ -131,12 +134,6 @@ class WanChainedGenerator(Generator):
         size = protocol.size_for(reference.shape[:2])
         return WanSession(self, case, protocol, resize_reference(reference, size))
 
-    def identity(self) -> dict[str, Any]:
-        ident = super().identity()
-        for key in ("progress", "offload", "compile"):  # placement does not change the numbers
-            ident.pop(key, None)
-        return ident
-
     def close(self) -> None:
         self._pipe = None
 
@@ -155,7 +152,7 @@ class WanSession(Session):
         self.motion: np.ndarray | None = None  # last m uint8 frames of the previous clip
 
     @property
-    def motion_frames(self) -> int:
+    def motion_frames(self) -> int:  # the generator's resolved m (svi: the variant's)
         return self.gen.motion_frames
 
     def conditioning(self, clip: int):

@@ -29,10 +29,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from diffusers import FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline
 from diffusers.utils.torch_utils import get_module_execution_device, randn_tensor
 from PIL import Image
+
+from svibench.errors import ConfigError
+from svibench.models.wan_image import CLIP_MEAN, CLIP_STD, clip_pixels, to_unit
 
 # Upstream test_svi.py:236 (common_negative_prompt): Wan's standard negative prompt, in English.
 NEGATIVE_PROMPT = (
@@ -42,9 +44,6 @@ NEGATIVE_PROMPT = (
     "misshapen limbs, fused fingers, still picture, messy background, three legs, many people "
     "in the background, walking backwards"
 )
-# OpenAI CLIP normalisation (used when the pipeline has no image_processor to read it from).
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 @dataclass(frozen=True)
@@ -60,12 +59,6 @@ class Conditioning:
     frames: np.ndarray
     reference: np.ndarray
     ref_pad_num: int = 0
-
-
-def to_unit(frames_uint8: np.ndarray) -> torch.Tensor:
-    """uint8 (T, H, W, 3) -> float32 (3, T, H, W) in [-1, 1] (upstream preprocess_image: x·2/255 − 1)."""
-    x = torch.from_numpy(np.array(frames_uint8, dtype=np.uint8)).to(torch.float32)
-    return (x * (2.0 / 255.0) - 1.0).permute(3, 0, 1, 2)
 
 
 def condition_video(cond: Conditioning, num_frames: int) -> torch.Tensor:
@@ -90,16 +83,6 @@ def first_latent_mask(num_latent_frames: int, h: int, w: int) -> torch.Tensor:
     mask = torch.zeros(1, 4, num_latent_frames, h, w)
     mask[:, :, 0] = 1.0
     return mask
-
-
-def clip_pixels(frame_uint8: np.ndarray, size: int, mean, std) -> torch.Tensor:
-    """CLIP input from one frame: squash (bicubic, no crop) from [-1, 1], then CLIP-normalise."""
-    x = to_unit(frame_uint8[None])[:, 0][None]  # (1, 3, H, W)
-    x = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False)
-    x = x * 0.5 + 0.5
-    mean_t = torch.tensor(mean, dtype=x.dtype).view(1, 3, 1, 1)
-    std_t = torch.tensor(std, dtype=x.dtype).view(1, 3, 1, 1)
-    return (x - mean_t) / std_t
 
 
 def to_uint8(video: torch.Tensor) -> np.ndarray:
@@ -243,8 +226,6 @@ def from_pretrained(cls, *args, **kwargs):
 
 
 def torch_dtype(name: str, where: str) -> torch.dtype:
-    from svibench.errors import ConfigError
-
     if name not in _DTYPES:
         raise ConfigError(f"{where}: dtype must be one of {', '.join(_DTYPES)}, got {name!r}")
     return _DTYPES[name]
@@ -268,8 +249,6 @@ def load_svi_pipeline(
     """
     from diffusers import AutoencoderKLWan
     from transformers import CLIPVisionModel
-
-    from svibench.errors import ConfigError
 
     vae = from_pretrained(
         AutoencoderKLWan,
@@ -303,7 +282,6 @@ def apply_runtime_options(
     pipe, *, device: str, offload: str, vae_tiling: bool, compile: bool, progress: bool, where: str
 ) -> None:
     """Placement and memory options shared by every diffusers-based generator."""
-    from svibench.errors import ConfigError
 
     if offload == "none":
         pipe.to(device)

@@ -29,6 +29,10 @@ from torch import nn
 from svibench.errors import SvibenchError
 from svibench.metrics.base import ClipInput, Feature
 from svibench.metrics.vbench import preprocess as pp
+from svibench.metrics.vbench.nets.amt_s import AMTS
+from svibench.metrics.vbench.nets.dino_vit import DinoViT
+from svibench.metrics.vbench.nets.dreamsim import DreamSimEnsemble, build_branch, lora_scaling
+from svibench.weights import resolve
 
 _MODELS: dict[tuple[str, str, str], Any] = {}
 
@@ -112,8 +116,6 @@ class _Backbone(Feature):
 
     def load(self) -> None:
         if self.model is None:
-            from svibench.weights import resolve
-
             r = resolve(self.weights[0])
             self.model = _shared(
                 self.weights[0], self.device, str(r.path), lambda: self.build_from(r)
@@ -158,8 +160,6 @@ class _Dino(_Backbone):
     weights = ("dino_vitb16",)
 
     def build_from(self, r: Any) -> nn.Module:
-        from svibench.metrics.vbench.nets.dino_vit import DinoViT
-
         m = DinoViT()
         m.load_state_dict(load_checkpoint(str(r.path)), strict=True)
         return m
@@ -467,8 +467,6 @@ class AmtVfi(_Backbone):
     cpu_batch_size = 1  # pairs per forward; 2 cores, 320x512: 40 % faster than 16
 
     def build_from(self, r: Any) -> nn.Module:
-        from svibench.metrics.vbench.nets.amt_s import AMTS
-
         m = AMTS()
         m.load_state_dict(load_checkpoint(str(r.path)), strict=True)
         return m
@@ -525,8 +523,6 @@ def build_dreamsim(paths: dict[str, Any]) -> nn.Module:
     """DreamSim ensemble from its four files (resolved ``svibench.weights`` entries)."""
     from pathlib import Path
 
-    from svibench.metrics.vbench.nets.dreamsim import DreamSimEnsemble, build_branch, lora_scaling
-
     branches = [
         build_branch(kind, load_checkpoint(str(paths[w].path)))
         for kind, w in zip(("dino", "clip", "open_clip"), DreamSimI2V.weights[:3], strict=True)
@@ -553,8 +549,6 @@ class DreamSimI2V(_Backbone):
 
     def load(self) -> None:
         if self.model is None:
-            from svibench.weights import resolve
-
             paths = {w: resolve(w) for w in self.weights}
             key = "|".join(str(r.path) for r in paths.values())
             self.model = _shared(self.name, self.device, key, lambda: build_dreamsim(paths))

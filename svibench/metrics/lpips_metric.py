@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from svibench.metrics.base import ClipInput, Feature, Metric
+from svibench.weights import resolve
 
 NAN = float("nan")
 # lpips/pretrained_networks.py alexnet: features[0:2], [2:5], [5:8], [8:10], [10:12]
@@ -73,8 +74,8 @@ class LpipsAlex(Feature):
 
     def load(self) -> None:
         if self.model is None:
+            # features imports torch: only when the metric runs
             from svibench.metrics.features import load_checkpoint
-            from svibench.weights import resolve
 
             r = resolve("alexnet")
             self.model = build_lpips_alex(load_checkpoint(str(r.path))).to(self.device).eval()

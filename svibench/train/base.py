@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from svibench.errors import ConfigError
+
 Progress = Callable[[int, int], None]  # (step done, total steps)
 
 
@@ -28,8 +30,6 @@ class Param:
     help: str = ""
 
     def check(self, name: str, value: Any) -> Any:
-        from svibench.errors import ConfigError
-
         if self.choices is not None:
             if value not in self.choices:
                 raise ConfigError(f"{name}={value!r}: allowed values are {list(self.choices)}")
@@ -64,8 +64,6 @@ class Trainer(ABC):
     recipe_skips: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, device: str = "cpu", **config: Any) -> None:
-        from svibench.errors import ConfigError
-
         unknown = sorted(set(config) - set(self.params))
         if unknown:
             raise ConfigError(
@@ -75,6 +73,7 @@ class Trainer(ABC):
         self.device = device
         self.config = {k: p.default for k, p in self.params.items()}
         if "recipe" in self.params:
+            # recycling imports torch; trainers are listed without it
             from svibench.train.recycling import recipe_defaults
 
             self.config.update(recipe_defaults(self.params, config, self.recipe_skips))

@@ -30,9 +30,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from svibench.errors import ConfigError
+from svibench.models.flow import FlowMatch, bidirectional_errors, timesteps_for
 from svibench.train.base import Param
 from svibench.train.error_bank import ErrorBank
-from svibench.train.flow import FlowMatch, bidirectional_errors, timesteps_for
 
 # Every value the published training scripts pass to train_svi.py, by script and line
 # (upstream scripts/train/svi_film.sh and svi_shot.sh, main @34e4c50). "argparse" = the parser's
@@ -57,13 +58,13 @@ _SCRIPT_COMMON: dict[str, Any] = {
 RECIPES: dict[str, dict[str, Any]] = {
     "film": {
         **_SCRIPT_COMMON,
-        "num_motion_frames": 5,  # svi_film.sh:19
+        "motion_frames": 5,  # svi_film.sh:19
         "ref_pad_num": 0,  # svi_film.sh:24
         "clean_prob": 0.5,  # svi_film.sh:28
     },
     "shot": {
         **_SCRIPT_COMMON,
-        "num_motion_frames": 1,  # svi_shot.sh:19
+        "motion_frames": 1,  # svi_shot.sh:19
         "ref_pad_num": -1,  # svi_shot.sh:24
         "clean_prob": 0.2,  # svi_shot.sh:28
     },
@@ -113,7 +114,6 @@ def recipe_defaults(
 
     ``config`` is what the user passed; its ``recipe`` (else the trainer's default) decides.
     """
-    from svibench.errors import ConfigError
 
     name = config.get("recipe", params["recipe"].default)
     if name not in RECIPES:
@@ -129,7 +129,6 @@ def y_error_bins(spec: str, num_grids: int) -> range | None:
     Upstream converts with ``ts // timestep_grid_size`` (train_svi.py:710-725) although the bins
     are the inference timesteps (bin 0 = t near 1000): reproduced as is, start..end inclusive.
     """
-    from svibench.errors import ConfigError
 
     if not spec:
         return None

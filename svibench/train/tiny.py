@@ -24,16 +24,9 @@ import numpy as np
 import torch
 
 from svibench.atomic import atomic_write_text
-from svibench.train.base import Param, Progress, Trainer, TrainResult
-from svibench.train.flow import FlowMatch
-from svibench.train.recycling import (
-    RECYCLING_PARAMS,
-    ErrorRecycler,
-    RecyclingConfig,
-    recycling_step,
-)
-from svibench.train.state import load_train_state, save_train_state
-from svibench.train.tiny_model import (
+from svibench.errors import ConfigError
+from svibench.models.flow import FlowMatch
+from svibench.models.tiny import (
     TinyConfig,
     build_model,
     condition,
@@ -41,6 +34,14 @@ from svibench.train.tiny_model import (
     load_checkpoint,
     save_checkpoint,
 )
+from svibench.train.base import Param, Progress, Trainer, TrainResult
+from svibench.train.recycling import (
+    RECYCLING_PARAMS,
+    ErrorRecycler,
+    RecyclingConfig,
+    recycling_step,
+)
+from svibench.train.state import load_train_state, save_train_state
 from svibench.world import World
 
 TRAIN_SEED_BASE = 100_000  # training worlds never collide with small suite seeds
@@ -80,7 +81,7 @@ _TINY_PARAMS: dict[str, Param] = {
     "frames": Param(17, 2, 257),
     "hidden": Param(64, 16, 4096),
     "layers": Param(2, 1, 64),
-    "num_motion_frames": Param(1, 1, 64, help="m: film 5, shot 1"),
+    "motion_frames": Param(1, 1, 64, help="m: film 5, shot 1"),
     "ref_pad_num": Param(-1, -1, 256, help="0 zeros, -1 reference image (shot), k>0"),
     "p_motion_threshold": Param(0.9, 0.0, 1.0, help="film: P(use m real motion frames)"),
 }
@@ -201,15 +202,13 @@ class TinyTrainer(Trainer):
                 frames=c["frames"],
                 hidden=c["hidden"],
                 layers=c["layers"],
-                num_motion_frames=c["num_motion_frames"],
+                motion_frames=c["motion_frames"],
                 ref_pad_num=c["ref_pad_num"],
             )
             model = build_model(tcfg, seed)
             if c["init_from"]:
                 init, icfg, _ = load_checkpoint(c["init_from"])
                 if icfg != tcfg:
-                    from svibench.errors import ConfigError
-
                     raise ConfigError(
                         f"init_from={c['init_from']!r}: architecture {icfg} != {tcfg}"
                     )
@@ -239,7 +238,7 @@ class TinyTrainer(Trainer):
             world = World(int(rng.integers(TRAIN_SEED_BASE, 2**31 - 1)), tcfg.size, tcfg.size)
             start = float(rng.uniform(0, 200))
             clip = _clip(world, start, tcfg.frames)
-            m = tcfg.num_motion_frames
+            m = tcfg.motion_frames
             if m > 1 and rng.random() >= p_motion:
                 m = 1  # train_svi.py: otherwise condition on the first frame only
             pad = _clip(world, float(rng.uniform(0, 200)), 1)[:, 0]  # a random frame of the video

@@ -34,8 +34,10 @@ import torch
 
 from svibench.atomic import atomic_write, atomic_write_text
 from svibench.errors import ConfigError
+from svibench.models.flow import FlowMatch
+from svibench.models.paths import resolve_model_dir
+from svibench.models.wan_image import CLIP_MEAN, CLIP_STD, clip_pixels
 from svibench.train.base import Param, Progress, Trainer, TrainResult
-from svibench.train.flow import FlowMatch
 from svibench.train.recycling import (
     RECYCLING_PARAMS,
     ErrorRecycler,
@@ -85,7 +87,7 @@ class WanLoraTrainer(Trainer):
         "num_frames": Param(81, 1, 1024),
         "height": Param(480, 16, 4096),
         "width": Param(832, 16, 4096),
-        "num_motion_frames": Param(5, 1, 81, help="film 5, shot/others 1"),
+        "motion_frames": Param(5, 1, 81, help="film 5, shot/others 1"),
         "ref_pad_num": Param(0, -1, 81, help="film 0, shot -1"),
         "p_motion_threshold": Param(0.9, 0.0, 1.0),
         "save_every": Param(500, 1, 10**8),
@@ -220,7 +222,7 @@ class WanLoraTrainer(Trainer):
             "kind": "svi",
             "model": c["model"],
             "lora": str(result.checkpoint),
-            "motion_frames": c["num_motion_frames"],
+            "motion_frames": c["motion_frames"],
             "ref_pad_num": c["ref_pad_num"],
         }
 
@@ -242,7 +244,7 @@ class WanLoraTrainer(Trainer):
                 f"dataset {c['dataset']}: no video with >= {c['num_frames']} frames found in 20 tries"
             )
         prompt = _prompt_for(path, c["prompt"])
-        m = c["num_motion_frames"]
+        m = c["motion_frames"]
         if m > 1 and rng.random() >= c["p_motion_threshold"]:
             m = 1  # train_svi.py: otherwise only the first frame conditions
         pad = frames[:, int(rng.integers(frames.shape[1]))]  # a random frame of the video
@@ -316,8 +318,6 @@ def load_components(
 ) -> Components:
     from diffusers import AutoencoderKLWan, WanTransformer3DModel
 
-    from svibench.generators.model_paths import resolve_model_dir
-
     root = resolve_model_dir(str(model), "[trainer wan-lora].model")
     transformer = WanTransformer3DModel.from_pretrained(
         root, subfolder="transformer", torch_dtype=dtype
@@ -361,7 +361,6 @@ def clip_input(frame: torch.Tensor, size: int, processor: Any) -> torch.Tensor:
     ``CLIPImageProcessor``'s short-side resize + centre crop. The frame goes through uint8 first,
     as upstream's training frames do (uint8 PIL images, train_svi.py:1007).
     """
-    from svibench.generators.wan_sampling import CLIP_MEAN, CLIP_STD, clip_pixels
 
     mean = tuple(getattr(processor, "image_mean", None) or CLIP_MEAN)
     std = tuple(getattr(processor, "image_std", None) or CLIP_STD)

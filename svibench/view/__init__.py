@@ -12,6 +12,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from svibench.atomic import atomic_write_text
+from svibench.errors import SvibenchError
 
 ASSETS = ("index.html", "view.js", "view.css")
 
@@ -21,7 +22,7 @@ def build_view(runs: list[Path], out: Path | None = None, log=print) -> Path:
 
     Default folder: ``<first run>/view``.
     """
-    from svibench.errors import SvibenchError
+    # view.data imports numpy and the report: not at `svibench --help`
     from svibench.view.data import collect_run
 
     if not runs:

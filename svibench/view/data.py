@@ -11,10 +11,15 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from svibench.completeness import logged_suite, run_completeness
+from svibench.errors import SvibenchError
+from svibench.generators.replay import ReplayGenerator
+from svibench.stitch import write_stitched_mp4
 from svibench.store import RunStore
+from svibench.suite import load_reference_image
+from svibench.video import probe_video, write_png
+
+_REPLAY = f"{ReplayGenerator.__module__}.{ReplayGenerator.__qualname__}"
 
 
 def _relative(path: Path, base: Path) -> str:
@@ -23,28 +28,9 @@ def _relative(path: Path, base: Path) -> str:
     return Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()
 
 
-def motion_frames(store: RunStore, manifest: dict, generator: str, case: str) -> int:
-    """The overlap m a generator used: recorded in its continuation state if it records it,
-    else set in its configuration, else the protocol's (what the runner falls back to)."""
-    states = sorted(store.state_path(generator, case, 0).parent.glob("clip_*.npz"))
-    if states:
-        clip = int(states[-1].stem.split("_")[1])
-        try:
-            m = store.load_state(generator, case, clip).get("motion_frames")
-        except Exception:  # noqa: BLE001 - an unreadable state only loses this hint
-            m = None
-        if isinstance(m, int | np.integer):
-            return int(m)
-    m = manifest.get("generators", {}).get(generator, {}).get("motion_frames")
-    if isinstance(m, int) and not isinstance(m, bool):
-        return m
-    return int(manifest["suite"]["protocol"]["motion_frames"])
-
-
 def _replay_sources(table: dict, case: str, proto: dict) -> tuple[list[Path], bool]:
     """The files a ``replay`` generator read, for runs that kept no clip copies (``svibench
     score``): (files, whether the one file is already a stitched long video)."""
-    from svibench.generators.replay import ReplayGenerator
 
     conf = {**ReplayGenerator.params, **table}
     root = Path(conf["root"])
@@ -67,8 +53,6 @@ def _replay_sources(table: dict, case: str, proto: dict) -> tuple[list[Path], bo
 def _stitch(store: RunStore, manifest: dict, gen: str, case: str, m: int, out: Path) -> dict | None:
     """Stitch the clips 0..k (consecutive from 0) of one (generator, case): the run's saved
     clip videos, else a replay generator's own files."""
-    from svibench.stitch import write_stitched_mp4
-    from svibench.video import probe_video
 
     proto = manifest["suite"]["protocol"]
     fps = float(proto.get("saved_fps") or proto["fps"])
@@ -76,7 +60,8 @@ def _stitch(store: RunStore, manifest: dict, gen: str, case: str, m: int, out: P
     while store.video_path(gen, case, len(clips)).is_file():
         clips.append(store.video_path(gen, case, len(clips)))
     table = manifest.get("generators", {}).get(gen, {})
-    if not clips and table.get("kind") == "replay":
+    # the claim: the generator's identity ("class"), or its table in runs from before that
+    if not clips and (table.get("class") == _REPLAY or table.get("kind") == "replay"):
         clips, stitched = _replay_sources(table, case, proto)
     if not clips:
         return None
@@ -97,10 +82,6 @@ def _clip_values(rows, gen: str, case: str) -> dict[int, dict[str, float]]:
 
 
 def _reference_image(case, protocol: dict, out: Path) -> bool:
-    from svibench.errors import SvibenchError
-    from svibench.suite import load_reference_image
-    from svibench.video import write_png
-
     try:
         image = load_reference_image(
             case, (protocol.get("height") or 64, protocol.get("width") or 64)
@@ -117,6 +98,7 @@ def _finite(x: float) -> float | None:
 
 def leaderboard_rows(run, incomplete: dict[str, str]) -> dict[str, Any]:
     """The run's ranking with 95 % CIs (the same numbers as leaderboard.md's first table)."""
+    # report imports pandas and scipy (here and below): only when a run is shown
     from svibench.report import quality_table, ranking
 
     q = quality_table(run)
@@ -159,7 +141,7 @@ def collect_run(root: Path, page_dir: Path, name: str, log=print) -> dict[str, A
             if _reference_image(case, proto, ref):
                 entry["reference"] = _relative(ref, page_dir)
         for gen in gens:
-            m = motion_frames(store, manifest, gen, case_id)
+            m = store.motion_frames(gen)  # recorded with its clips
             out = assets / "videos" / gen / f"{case_id}.mp4"
             info = _stitch(store, manifest, gen, case_id, m, out)
             values = _clip_values(run.rows, gen, case_id)

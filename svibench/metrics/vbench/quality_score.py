@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from svibench.metrics.base import ClipInput, Metric
+from svibench.metrics.registry import METRICS
 
 # dimension -> (Min, Max, weight)   [VBench scripts/constant.py]
 VBENCH_QUALITY: dict[str, tuple[float, float, float]] = {
@@ -67,8 +68,6 @@ class QualityScore(Metric):
 
     def _parts(self) -> dict[str, Metric]:
         if self.parts is None:
-            from svibench.metrics.registry import METRICS
-
             self.parts = {d: METRICS.get(d)(**self.params) for d in VBENCH_QUALITY}
         return self.parts
 

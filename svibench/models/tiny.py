@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from svibench.atomic import atomic_write
-from svibench.train.flow import euler_step, shifted_sigmas
+from svibench.errors import MissingWeightsError
+from svibench.models.flow import euler_step, shifted_sigmas
 
 CHANNELS = 3
 TEXT_DIM = 16
@@ -34,7 +35,7 @@ class TinyConfig:
     hidden: int = 64  # heads × 16
     layers: int = 2
     patch: int = 4
-    num_motion_frames: int = 1  # m: film 5, shot 1
+    motion_frames: int = 1  # m: film 5, shot 1
     ref_pad_num: int = -1  # 0 zeros, -1 reference image, k > 0: k reference copies then zeros
 
     def transformer_kwargs(self) -> dict[str, Any]:
@@ -176,7 +177,6 @@ def save_checkpoint(
 
 def resolve_checkpoint(path: str | Path) -> Path:
     """A folder path, or the name of a shipped checkpoint (``base``, ``svi``, ``control``)."""
-    from svibench.errors import MissingWeightsError
 
     p = Path(path)
     if not p.is_dir() and (ASSETS / str(path)).is_dir():
@@ -190,12 +190,17 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return p
 
 
+def read_config(path: str | Path) -> tuple[TinyConfig, dict[str, Any]]:
+    """A checkpoint's architecture and data layout plus its whole config.json (no weights read)."""
+    meta = json.loads((resolve_checkpoint(path) / "config.json").read_text())
+    return TinyConfig(**meta["model"]), meta
+
+
 def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, TinyConfig, dict[str, Any]]:
     from safetensors.torch import load_file
 
     folder = resolve_checkpoint(path)
-    meta = json.loads((folder / "config.json").read_text())
-    cfg = TinyConfig(**meta["model"])
+    cfg, meta = read_config(folder)
     model = build_model(cfg)
     model.load_state_dict(load_file(str(folder / "model.safetensors")))
     return model.eval(), cfg, meta
