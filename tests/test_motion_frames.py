@@ -84,3 +84,19 @@ def test_ablation_compares_generators_with_different_m(proj, capsys):  # noqa: F
     assert run.seconds_per_clip["tiny-m2"] == pytest.approx((9 - 2) / 8)
     t = pd.read_parquet(proj / "results" / "mixed" / "ablation.parquet")
     assert set(t["status"]) == {"ok"} and "tiny-m2" in set(t["label"])
+
+
+def test_checkpoint_with_the_old_key_name_is_a_clear_error(tmp_path):
+    """A tiny checkpoint written before the rename names the new key instead of a TypeError."""
+    import json
+    import shutil
+
+    from svibench.models.tiny import read_config, resolve_checkpoint
+
+    old = tmp_path / "old"
+    shutil.copytree(resolve_checkpoint("base"), old)
+    meta = json.loads((old / "config.json").read_text())
+    meta["model"]["num_motion_frames"] = meta["model"].pop("motion_frames")
+    (old / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match=r"model\.num_motion_frames: unknown key \(renamed"):
+        read_config(old)

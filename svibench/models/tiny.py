@@ -10,7 +10,7 @@ text (a constant zero context of one token) and no CLIP image branch.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from svibench.atomic import atomic_write
-from svibench.errors import MissingWeightsError
+from svibench.errors import ConfigError, MissingWeightsError
 from svibench.models.flow import euler_step, shifted_sigmas
 
 CHANNELS = 3
@@ -192,8 +192,14 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 def read_config(path: str | Path) -> tuple[TinyConfig, dict[str, Any]]:
     """A checkpoint's architecture and data layout plus its whole config.json (no weights read)."""
-    meta = json.loads((resolve_checkpoint(path) / "config.json").read_text())
-    return TinyConfig(**meta["model"]), meta
+    where = resolve_checkpoint(path) / "config.json"
+    meta = json.loads(where.read_text())
+    model = meta.get("model", {})
+    unknown = sorted(set(model) - {f.name for f in fields(TinyConfig)})
+    if unknown:
+        hint = " (renamed motion_frames)" if unknown == ["num_motion_frames"] else ""
+        raise ConfigError(f"{where}: model.{unknown[0]}: unknown key{hint}")
+    return TinyConfig(**model), meta
 
 
 def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, TinyConfig, dict[str, Any]]:
