@@ -4,7 +4,7 @@ A check runs a small suite (CPU, seconds to minutes) through the check generator
 generator to *figures*, compares them with ``baselines/<...>/*.json`` and evaluates invariants:
 
 * figure ``<metric>.mean``: mean over cases of the per-case clip mean (the leaderboard number);
-* figure ``<metric>.<measure>``: mean over cases of a drift measure (``svibench.drift``).
+* figure ``<metric>.<measure>``: mean over cases of a drift measure (``svibench.analysis.drift``).
 
 A figure passes when ``|measured - baseline| <= abs + rel * |baseline|`` (tolerances per figure,
 first matching glob pattern of ``[check.tolerance]`` wins). Invariants hold whatever the numbers
@@ -25,12 +25,12 @@ first matching glob pattern of ``[check.tolerance]`` wins). Invariants hold what
                                      # | no_drift | drifts
     generator = "tiny-world-drift"
     metric = "ssim_ref"              # default: the headline metric (ranks_*), the headline drift
-                                     # metric (drift kinds; svibench.drift.DRIFT_METRICS)
+                                     # metric (drift kinds; svibench.analysis.drift.DRIFT_METRICS)
     # measure = "worse_per_min"      # drift invariants: worse_per_min | rel_drop | vde | vde_norm
     # among = ["a", "b"]             # ranks_* / drifts_most: compare within these only
 
 ``no_drift`` holds when the generator's exact 95 % signed-rank CI of the per-case drift
-(``svibench.drift.signed_rank_ci``) contains 0; ``drifts`` when it reaches 95 % and excludes 0 on
+(``svibench.analysis.stats.signed_rank_ci``) contains 0; ``drifts`` when it reaches 95 % and excludes 0 on
 the worse side (needs >= 6 cases: with fewer no interval reaches 95 %).
 
 Everything here is deterministic: same code, same machine -> byte-identical baselines.
@@ -47,16 +47,26 @@ from typing import Any
 
 import numpy as np
 
+from svibench.analysis.drift import (
+    DRIFT_MEASURES,
+    DRIFT_SIZE_MEASURES,
+    HEADLINE_MEASURE,
+    aggregate_cases,
+    drift_table,
+)
+from svibench.analysis.tables import (
+    RunData,
+    drift_ci_table,
+    drift_summary,
+    load_run,
+    quality_table,
+)
 from svibench.atomic import atomic_write_text
 from svibench.config import Config
-from svibench.drift import DRIFT_MEASURES, HEADLINE_MEASURE
 from svibench.errors import ConfigError, SvibenchError
-from svibench.report import RunData, drift_ci_table, drift_summary, quality_table
 from svibench.tomlcheck import check_keys
 
 FORMAT_VERSION = 1
-# larger = more drift, whatever the metric's direction
-DRIFT_SIZE_MEASURES = ("worse_per_min", "rel_drop", "vde", "vde_norm")
 RANK_KINDS = ("ranks_first", "ranks_last")
 CI_KINDS = ("no_drift", "drifts")
 INVARIANT_KINDS = (*RANK_KINDS, "drifts_less", "drifts_most", *CI_KINDS)
@@ -406,8 +416,6 @@ def _metric_means(run: RunData, metric: str) -> dict[str, float]:
 def _drift_means(run: RunData, metric: str, measure: str) -> dict[str, float]:
     d = drift_summary(run)
     if measure not in set(d["measure"]):
-        from svibench.drift import aggregate_cases, drift_table
-
         d = aggregate_cases(
             drift_table(run.rows, run.seconds_per_clip, run.directions), measures=(measure,)
         )
@@ -583,7 +591,6 @@ def run_check(
     import shutil
     import time
 
-    from svibench.report import load_run
     from svibench.runner import run_suite
     from svibench.suite import load_suite
 

@@ -138,7 +138,7 @@ def scale_run(
             f"{len(result.incomplete)} of {len(units)} (generator, case) units unfinished after "
             f"{retries} retries; first: {g} · {c}: {err} (details: svibench status {root})"
         )
-    from svibench.report import print_summary
+    from svibench.render.console import print_summary
 
     print_summary(root, console)
 
