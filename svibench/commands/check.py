@@ -12,12 +12,7 @@ from typing import Annotated
 
 import typer
 
-
-def _console():
-    from rich.console import Console
-
-    c = Console()
-    return c if c.is_terminal else Console(width=160)  # CI logs: no wrapping of the tables
+from svibench.commands import options
 
 
 def _num(v: float | None) -> str:
@@ -78,7 +73,7 @@ def check(
     cfg = load_config(config)
     chk = load_check_config(cfg)
     suite_file = resolve_suite(suite or chk.suite, cfg)
-    console = _console()
+    console = options.console(width=160)  # CI logs: no wrapping of the tables
     with tempfile.TemporaryDirectory(prefix="svibench-check-") as tmp:
         root = Path(results) if results else Path(tmp) / "run"
         only = tuple(g.strip() for item in (generator or []) for g in item.split(",") if g.strip())
