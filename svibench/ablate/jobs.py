@@ -207,7 +207,9 @@ def _outcome_of(generator: str) -> dict[str, Any]:
     }
 
 
-def _failed(job: Job, out: dict[str, Any], phase: str, error: Exception, **extra: Any):
+def _failed(
+    job: Job, out: dict[str, Any], phase: str, error: Exception, **extra: Any
+) -> dict[str, Any]:
     """The outcome of a job that failed in ``phase`` (its status file says so too)."""
     _status(job, "failed")
     return {**out, "status": "failed", "phase": phase, "error": describe(error), **extra}

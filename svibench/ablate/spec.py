@@ -350,8 +350,10 @@ def _compare(config: Config, raw: Any) -> tuple[str, ...]:
     return comp
 
 
-def _run_settings(table: dict, where: str, executor: str | None, workers: int | None):
-    """(executor, slurm table, workers), checked."""
+def _run_settings(
+    table: dict, where: str, executor: str | None, workers: int | None
+) -> tuple[str, dict[str, Any], Any]:
+    """(executor, slurm table, workers: checked by the caller after the name)."""
     ex = executor or table.get("executor", "local")
     if ex not in EXECUTORS:
         raise ConfigError(f"--executor {ex!r}: allowed values are {', '.join(EXECUTORS)}")
