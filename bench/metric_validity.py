@@ -12,7 +12,7 @@ level 0:
 
 Every weight-free per-clip metric of the registry is computed per clip, exactly as the runner
 would (previous tail for seams, ground-truth clip k for ``*_gt``), then each per-case series is
-summarised (svibench.drift) and, per measure x degradation x level, tested across the cases:
+summarised (svibench.analysis.drift) and, per measure x degradation x level, tested across the cases:
 
 * false drift at level 0: the exact 95 % signed-rank CI (Hodges-Lehmann) of the drift contains 0;
 * sensitivity: Spearman rho between level (0..4) and per-case drift;
@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from svibench import degradations as D
-from svibench.drift import DRIFT_SUMMARIES, summarise_series
+from svibench.analysis.drift import DRIFT_SUMMARIES, summarise_series
 from svibench.metrics.base import ClipInput, FeatureCache
 from svibench.metrics.registry import METRICS
 from svibench.world import World, to_uint8
@@ -238,7 +238,7 @@ def measure_all(args) -> pd.DataFrame:
 def _first_level(g: pd.DataFrame, worse: bool | None) -> int:
     """Lowest level whose drift differs from 0 at ALPHA (exact Wilcoxon over the cases) on the
     worse side (worse=True), the better side (False) or either (None); 0 if none."""
-    from svibench.drift import one_sample_p
+    from svibench.analysis.stats import one_sample_p
 
     for lv in range(1, LEVELS + 1):
         v = g[g["level"] == lv]["drift"].to_numpy()
@@ -269,7 +269,8 @@ def _directions(name: str) -> dict[str, bool]:
 def analyse(df: pd.DataFrame) -> pd.DataFrame:
     from scipy import stats
 
-    from svibench.drift import TWO_SIDED, signed_rank_ci
+    from svibench.analysis.drift import TWO_SIDED
+    from svibench.analysis.stats import signed_rank_ci
 
     df = _orient_delta(df)
     rows = []

@@ -4,7 +4,7 @@ A check runs a small suite (CPU, seconds to minutes) through the check generator
 generator to *figures*, compares them with ``baselines/<...>/*.json`` and evaluates invariants:
 
 * figure ``<metric>.mean``: mean over cases of the per-case clip mean (the leaderboard number);
-* figure ``<metric>.<measure>``: mean over cases of a drift measure (``svibench.drift``).
+* figure ``<metric>.<measure>``: mean over cases of a drift measure (``svibench.analysis.drift``).
 
 A figure passes when ``|measured - baseline| <= abs + rel * |baseline|`` (tolerances per figure,
 first matching glob pattern of ``[check.tolerance]`` wins). Invariants hold whatever the numbers
@@ -25,12 +25,12 @@ first matching glob pattern of ``[check.tolerance]`` wins). Invariants hold what
                                      # | no_drift | drifts
     generator = "tiny-world-drift"
     metric = "ssim_ref"              # default: the headline metric (ranks_*), the headline drift
-                                     # metric (drift kinds; svibench.drift.DRIFT_METRICS)
+                                     # metric (drift kinds; svibench.analysis.drift.DRIFT_METRICS)
     # measure = "worse_per_min"      # drift invariants: worse_per_min | rel_drop | vde | vde_norm
     # among = ["a", "b"]             # ranks_* / drifts_most: compare within these only
 
 ``no_drift`` holds when the generator's exact 95 % signed-rank CI of the per-case drift
-(``svibench.drift.signed_rank_ci``) contains 0; ``drifts`` when it reaches 95 % and excludes 0 on
+(``svibench.analysis.stats.signed_rank_ci``) contains 0; ``drifts`` when it reaches 95 % and excludes 0 on
 the worse side (needs >= 6 cases: with fewer no interval reaches 95 %).
 
 Everything here is deterministic: same code, same machine -> byte-identical baselines.
@@ -46,6 +46,19 @@ from typing import Any
 
 import numpy as np
 
+from svibench.analysis.drift import (
+    DRIFT_MEASURES,
+    HEADLINE_MEASURE,
+    aggregate_cases,
+    drift_table,
+)
+from svibench.analysis.tables import (
+    RunData,
+    drift_ci_table,
+    drift_summary,
+    load_run,
+    quality_table,
+)
 from svibench.atomic import atomic_write_text
 from svibench.check_config import (
     CI_KINDS,
@@ -55,9 +68,7 @@ from svibench.check_config import (
     Tolerance,
 )
 from svibench.config import Config
-from svibench.drift import DRIFT_MEASURES, HEADLINE_MEASURE, aggregate_cases, drift_table
 from svibench.errors import ConfigError, SvibenchError
-from svibench.report import RunData, drift_ci_table, drift_summary, load_run, quality_table
 from svibench.runner import build_generator, run_suite
 from svibench.suite import load_suite
 

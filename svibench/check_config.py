@@ -9,13 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from svibench.analysis.drift import DRIFT_SIZE_MEASURES, HEADLINE_MEASURE
 from svibench.config import Config
-from svibench.drift import HEADLINE_MEASURE
 from svibench.errors import ConfigError
 from svibench.tomlcheck import check_keys
 
-# larger = more drift, whatever the metric's direction
-DRIFT_SIZE_MEASURES = ("worse_per_min", "rel_drop", "vde", "vde_norm")
 RANK_KINDS = ("ranks_first", "ranks_last")
 CI_KINDS = ("no_drift", "drifts")
 INVARIANT_KINDS = (*RANK_KINDS, "drifts_less", "drifts_most", *CI_KINDS)

@@ -96,3 +96,32 @@ def rich_bar(console: Any) -> Any:
         TimeRemainingColumn(),
         console=console,
     )
+
+
+class NoProgress:
+    """The progress interface doing nothing (``show_progress=False``)."""
+
+    def __enter__(self) -> NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> bool:
+        return False
+
+    def add_task(self, *a: Any, **k: Any) -> int:
+        return 0
+
+    def update(self, *a: Any, **k: Any) -> None:
+        pass
+
+    def advance(self, *a: Any, **k: Any) -> None:
+        pass
+
+
+def progress_display(show: bool, console: Any) -> Any:
+    """The progress display of a run or a training: nothing, a rich live bar on a terminal, or
+    periodic plain lines in a log (where a live bar would print nothing until the end)."""
+    if not show:
+        return NoProgress()
+    if not is_terminal(console):
+        return LogProgress()
+    return rich_bar(console)

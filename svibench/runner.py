@@ -26,7 +26,7 @@ from svibench.executors import describe
 from svibench.generators.base import Generator, check_frames, session_motion_frames
 from svibench.generators.registry import GENERATORS, generator_schedule
 from svibench.generators.world import ground_truth_clips
-from svibench.log_progress import LogProgress, is_terminal, rich_bar
+from svibench.log_progress import progress_display
 from svibench.metrics.base import ClipInput, FeatureCache, Metric
 from svibench.metrics.registry import FEATURES, METRICS
 from svibench.progress import ProgressLog
@@ -290,7 +290,7 @@ def run_suite(
             {u.key: u.clips for u in units},
         )  # fmt: skip
         try:
-            with _progress(show_progress, console) as progress:
+            with progress_display(show_progress, console) as progress:
                 overall = progress.add_task("clips", total=total)
                 for gname in generators:
                     gen = gens.get(gname) or build_errors[gname]
@@ -509,29 +509,3 @@ def _score(
             if np.isfinite(value):  # NaN = not defined for this clip (e.g. seam on clip 0)
                 out.append((col, value))
     return sorted(out)
-
-
-class _NoProgress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def add_task(self, *a, **k):
-        return 0
-
-    def update(self, *a, **k):
-        pass
-
-    def advance(self, *a, **k):
-        pass
-
-
-def _progress(show: bool, console):
-    if not show:
-        return _NoProgress()
-
-    if not is_terminal(console):  # a log file: periodic plain lines instead of a silent bar
-        return LogProgress()
-    return rich_bar(console)

@@ -332,7 +332,8 @@ def test_grid_parallel_and_slurm_local_executors_agree(proj):
 
 
 def test_cache_key_covers_full_config_seed_and_base_content(proj):
-    from svibench.ablate import build_spec, plan
+    from svibench.ablate.jobs import plan
+    from svibench.ablate.spec import build_spec
     from svibench.config import load_config
 
     base = proj / "base.bin"

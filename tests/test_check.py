@@ -17,7 +17,7 @@ from svibench.errors import ConfigError
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
 # default metric set: gt (4 columns) + noise + sharpness + colour (4) = 10
-# columns, each with its mean and the 5 drift summaries of svibench.drift.DRIFT_MEASURES
+# columns, each with its mean and the 5 drift summaries of svibench.analysis.drift.DRIFT_MEASURES
 FIGURES = 10 * 6
 
 SMALL_SUITE = """

@@ -8,16 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from svibench.drift import (
+from svibench.analysis.drift import (
     DRIFT_COLUMNS,
+    DRIFT_MEASURES,
+    DRIFT_METRICS,
+    DRIFT_SIZE_MEASURES,
+    HEADLINE_MEASURE,
+    TWO_SIDED,
     aggregate_cases,
-    bootstrap_ci,
     drift_table,
-    holm,
-    paired_test,
     summarise_series,
     vde,
 )
+from svibench.analysis.stats import bootstrap_ci, holm, paired_test
+from svibench.metrics.layout import LAYOUT, LAYOUT_FILE, load_layout
 
 
 def test_linear_series_exact_slope_and_delta():
@@ -133,3 +137,24 @@ def test_drift_table_one_row_per_group_and_deterministic():
     assert len(agg) == 2 * 2 * (len(DRIFT_COLUMNS) - 1)
     with pytest.raises(ValueError, match="seam_mad"):
         drift_table(rows, 5.0, {"psnr_ref": True})
+
+
+def test_table_layout_is_data_with_the_drift_lists_in_order(tmp_path):
+    # the lists live in svibench/metrics/layout.toml; their order is the headline order
+    assert DRIFT_MEASURES == ("delta", "slope_per_min", "worse_per_min", "rel_drop", "vde_norm")
+    assert HEADLINE_MEASURE == "worse_per_min"
+    assert DRIFT_SIZE_MEASURES == ("worse_per_min", "rel_drop", "vde", "vde_norm")
+    assert DRIFT_METRICS[:2] == ("mae_gt", "psnr_gt") and len(DRIFT_METRICS) == 10
+    assert TWO_SIDED == ("saturation", "contrast")
+    assert LAYOUT.quality_headline == ("quality_score",)
+    assert LAYOUT.ablation_tested == ("mean", "rel_drop")
+    assert set(DRIFT_MEASURES) | set(DRIFT_SIZE_MEASURES) <= set(DRIFT_COLUMNS)
+    assert set(LAYOUT.ablation_tested) - {"mean"} <= set(DRIFT_MEASURES)
+    bad = tmp_path / "layout.toml"
+    bad.write_text(
+        LAYOUT_FILE.read_text().replace(
+            'headline_measure = "worse_per_min"', 'headline_measure = "vde"'
+        )
+    )
+    with pytest.raises(ValueError, match="headline_measure"):
+        load_layout(bad)

@@ -120,7 +120,7 @@ def test_seed_published_file_has_the_devlog_tables():
 
 
 def test_leaderboard_ranks_marks_published_and_is_deterministic(project, monkeypatch):
-    from svibench.leaderboard import write_leaderboard
+    from svibench.render.markdown import write_leaderboard
 
     monkeypatch.chdir(project)
     runs = [project / "results" / "mini", project / "results" / "10prompt_50s"]
@@ -166,7 +166,7 @@ def test_leaderboard_ranks_marks_published_and_is_deterministic(project, monkeyp
 
 
 def test_reference_must_exist(project, monkeypatch):
-    from svibench.leaderboard import write_leaderboard
+    from svibench.render.markdown import write_leaderboard
 
     monkeypatch.chdir(project)
     with pytest.raises(SvibenchError, match="tiny-wrld"):

@@ -12,10 +12,10 @@ import torch
 from conftest import generators_toml
 from test_ablate import ablate, proj  # noqa: F401 - proj: the fixture
 
+from svibench.analysis.tables import load_run
 from svibench.config import load_config
 from svibench.errors import ConfigError
 from svibench.generators.tiny import TinyModelGenerator
-from svibench.report import load_run
 from svibench.runner import build_generator, run_suite
 from svibench.store import MOTION_KEY, RunStore
 from svibench.suite import load_suite

@@ -1,4 +1,4 @@
-"""report.py: tables from run rows (pure reads, deterministic), summary and paired tests."""
+"""analysis/tables.py: tables from run rows (pure reads, deterministic), summary and paired tests."""
 
 from __future__ import annotations
 
@@ -10,17 +10,19 @@ import pandas as pd
 import pytest
 import torch
 
-from svibench.errors import SvibenchError
-from svibench.report import (
+from svibench.analysis.tables import (
+    Labelled,
     clip_curves,
     drift_summary,
     load_run,
     paired_table,
-    print_summary,
     quality_table,
     ranking,
+    relabel,
     write_tables,
 )
+from svibench.errors import SvibenchError
+from svibench.render.console import print_summary
 from svibench.store import ROW_COLUMNS, RunStore
 
 torch.set_num_threads(1)
@@ -119,3 +121,29 @@ def test_empty_run_is_a_user_error(tmp_path):
     _run(tmp_path / "empty", {})
     with pytest.raises(SvibenchError, match="no committed clips"):
         load_run(tmp_path / "empty")
+
+
+def test_relabel_puts_runs_and_seeds_under_labels(run_root, tmp_path):
+    run = load_run(run_root)
+    other = load_run(_run(tmp_path / "other", {"good": [[1.0, 1.0, 1.0]]}))
+    rel = relabel(
+        [
+            Labelled(run, "good", "v", "s0"),
+            Labelled(run, "bad", "v", "s1"),  # two seeds of one variant: units case@s0, case@s1
+            Labelled(other, "good", "other-good"),
+        ],
+        tmp_path,
+        "both",
+    )
+    assert rel.columns == run.columns and rel.seconds_per_clip == run.seconds_per_clip
+    assert set(rel.rows["generator"]) == {"v", "other-good"}
+    assert set(rel.rows.loc[rel.rows["generator"] == "v", "case"]) == {
+        f"case{c}@s{s}" for c in range(4) for s in (0, 1)
+    }
+    q = quality_table(rel).set_index(["generator", "metric"])
+    assert q.loc[("v", "up"), "n"] == 8 and q.loc[("other-good", "up"), "mean"] == 1.0
+    same = relabel([Labelled(run, "good", "good"), Labelled(run, "bad", "bad")], run.root, "syn")
+    pd.testing.assert_frame_equal(quality_table(same), quality_table(run))
+    pd.testing.assert_frame_equal(drift_summary(same), drift_summary(run))
+    with pytest.raises(ValueError, match="twice"):
+        relabel([Labelled(run, "good", "v"), Labelled(run, "bad", "v")], tmp_path, "x")

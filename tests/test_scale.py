@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, keep_first_cases, run_cli
 
+from svibench.analysis.tables import write_tables
 from svibench.config import load_config
 from svibench.costs import CostTable
 from svibench.errors import ConfigError
 from svibench.executors import ParallelExecutor, make_executor, visible_gpus
-from svibench.report import write_tables
 from svibench.runner import run_suite
 from svibench.scale import ShardJob, plan_shards, run_scaled
 from svibench.shards import Unit, assign, plan_units

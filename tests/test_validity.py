@@ -7,15 +7,8 @@ import pytest
 from scipy import stats
 
 from svibench import degradations as D
-from svibench.drift import (
-    DRIFT_MEASURES,
-    can_reach,
-    headline_drift_metric,
-    min_attainable_p,
-    one_sample_p,
-    paired_test,
-    summarise_series,
-)
+from svibench.analysis.drift import DRIFT_MEASURES, headline_drift_metric, summarise_series
+from svibench.analysis.stats import can_reach, min_attainable_p, one_sample_p, paired_test
 from svibench.metrics.colour import colour_stats
 from svibench.metrics.ground_truth import GroundTruthError, gt_scores
 from svibench.metrics.noise import clip_noise, noise_sigma
@@ -215,8 +208,8 @@ def tiny_run(tmp_path_factory):
     """The committed tiny suite through both synthetic worlds with the default metric set."""
     from pathlib import Path
 
+    from svibench.analysis.tables import load_run
     from svibench.config import load_config
-    from svibench.report import load_run
     from svibench.runner import run_suite
     from svibench.suite import load_suite
 
@@ -251,7 +244,7 @@ SENSITIVE_TO_TINY_DRIFT = (  # the drift world blurs, adds noise, shifts colour,
 
 
 def test_tiny_suite_no_drift_for_the_exact_world_and_drift_for_the_drifting_one(tiny_run):
-    from svibench.report import drift_ci_table
+    from svibench.analysis.tables import drift_ci_table
 
     d = drift_ci_table(tiny_run).set_index(["generator", "metric"])
     assert tiny_run.drift_headline == "mae_gt" and tiny_run.headline == "mae_gt"
@@ -267,7 +260,7 @@ def test_tiny_suite_no_drift_for_the_exact_world_and_drift_for_the_drifting_one(
 
 
 def test_tiny_suite_separates_the_worlds_at_p_below_001(tiny_run):
-    from svibench.report import paired_table
+    from svibench.analysis.tables import paired_table
 
     pt = paired_table(tiny_run, "tiny-world").set_index(["generator", "metric"])
     r = pt.loc[("tiny-world-drift", "mae_gt drift")]
@@ -290,7 +283,7 @@ def test_tiny_suite_check_invariants(tiny_run):
 
 
 def test_leaderboard_drift_table_marks_only_the_drifting_world(tiny_run, tmp_path):
-    from svibench.leaderboard import write_leaderboard
+    from svibench.render.markdown import write_leaderboard
 
     md = write_leaderboard([tiny_run.root], tmp_path / "board", reference="tiny-world").read_text()
     drift = md[md.index("### Drift (validated drift measures)") : md.index("### Paired")]
@@ -304,7 +297,7 @@ def test_leaderboard_drift_table_marks_only_the_drifting_world(tiny_run, tmp_pat
 
 
 def test_signed_rank_ci_is_exact_and_honest_about_small_n():
-    from svibench.drift import signed_rank_ci
+    from svibench.analysis.stats import signed_rank_ci
 
     est, lo, hi, achieved = signed_rank_ci([1.0, 2.0, 3.0], 0.95)
     assert (est, lo, hi) == (2.0, 1.0, 3.0) and achieved == 0.75  # 3 cases cannot reach 95 %

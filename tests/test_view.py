@@ -217,8 +217,9 @@ def test_page_in_headless_chromium(viewed, tmp_path):
 def test_drift_plots_are_paper_ready(viewed, tmp_path):
     from PIL import Image
 
-    from svibench.drift import bootstrap_ci
-    from svibench.report import clip_curve_ci, clip_curves, load_run, plot_curves
+    from svibench.analysis.stats import bootstrap_ci
+    from svibench.analysis.tables import clip_curve_ci, clip_curves, load_run
+    from svibench.render.plots import plot_curves
 
     run = load_run(viewed)
     (png,) = [p for p in plot_curves(run, tmp_path, prefix="my-run") if "psnr_gt" in p.name]

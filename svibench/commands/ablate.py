@@ -139,8 +139,10 @@ def ablate(
     never retrains a finished variant."""
     from rich.console import Console
 
-    from svibench.ablate import build_spec, print_summary, run_ablation
+    from svibench.ablate.jobs import run_ablation
+    from svibench.ablate.spec import build_spec
     from svibench.config import load_config
+    from svibench.render.console import print_ablation_summary
 
     cfg = load_config(config)
     spec = build_spec(
@@ -174,7 +176,7 @@ def ablate(
     result = run_ablation(
         spec, cfg, fresh=fresh, show_progress=progress, console=console, plots=plots
     )
-    print_summary(result, console)
+    print_ablation_summary(result, console)
     if result.failed:
         console.print(
             f"[yellow]{len(result.failed)} job(s) failed; the others are in the table. Rerun to retry them.[/yellow]"

@@ -12,15 +12,10 @@ from typing import Annotated
 
 import typer
 
+from svibench.commands import options
+
 # svibench's own modules are imported inside the commands: `svibench --help` imports every
 # command module, and config/weights/registries alone would double its start-up time.
-
-
-def _console():
-    from rich.console import Console
-
-    c = Console()
-    return c if c.is_terminal else Console(width=160)  # CI logs: no wrapping of the tables
 
 
 def _num(v: float | None) -> str:
@@ -81,7 +76,7 @@ def check(
     cfg = load_config(config)
     chk = load_check_config(cfg)
     suite_file = resolve_suite(suite or chk.suite, cfg)
-    console = _console()
+    console = options.console(width=160)  # CI logs: no wrapping of the tables
     with tempfile.TemporaryDirectory(prefix="svibench-check-") as tmp:
         root = Path(results) if results else Path(tmp) / "run"
         only = tuple(g.strip() for item in (generator or []) for g in item.split(",") if g.strip())

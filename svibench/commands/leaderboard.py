@@ -44,7 +44,7 @@ def leaderboard(
     ] = None,
 ) -> None:
     """Write leaderboard.md (+ drift plots) from one or more runs."""
-    from svibench.leaderboard import write_leaderboard
+    from svibench.render.markdown import write_leaderboard
 
     if not runs:
         from svibench.config import load_config

@@ -22,13 +22,13 @@ ConfigOpt = Annotated[
 ]
 
 
-def console():
-    """A rich console on stdout; off a terminal (logs, pipes) 200 columns wide, so tables
+def console(width: int = 200):
+    """A rich console on stdout; off a terminal (logs, pipes) ``width`` columns wide, so tables
     are not wrapped."""
     from rich.console import Console
 
     c = Console(stderr=False)
-    return c if c.is_terminal else Console(width=200)
+    return c if c.is_terminal else Console(width=width)
 
 
 def print_table(headers: list[str], rows: list[list[str]], title: str | None = None) -> None:

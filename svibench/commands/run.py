@@ -130,7 +130,7 @@ def run(
             save_videos=videos, executor=executor, shards=shards, dry_run=dry_run, fresh=fresh,
             progress=progress, console=console(),
         )  # fmt: skip
-    from svibench.report import print_summary  # after the branch: --dry-run stays light
+    from svibench.render.console import print_summary  # after the branch: --dry-run stays light
     from svibench.runner import run_suite
 
     if fresh and root.exists():

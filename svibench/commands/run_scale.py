@@ -142,8 +142,7 @@ def scale_run(
             f"{len(result.incomplete)} of {len(units)} (generator, case) units unfinished after "
             f"{retries} retries; first: {g} · {c}: {err} (details: svibench status {root})"
         )
-    # report imports pandas and scipy: only for the summary
-    from svibench.report import print_summary
+    from svibench.render.console import print_summary
 
     print_summary(root, console)
 

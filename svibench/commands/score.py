@@ -254,7 +254,7 @@ def score(
     from rich.console import Console
 
     from svibench.config import Config, load_config
-    from svibench.report import print_summary
+    from svibench.render.console import print_summary
     from svibench.runner import run_suite
     from svibench.suite import load_suite
 

@@ -1,4 +1,4 @@
-"""Metrics: score one clip from its frames (plus shared features); drift lives in svibench.drift."""
+"""Metrics: score one clip from its frames (plus shared features); drift lives in svibench.analysis.drift."""
 
 from svibench.metrics.base import ClipInput, Feature, Metric
 from svibench.metrics.registry import FEATURES, METRICS

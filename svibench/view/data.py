@@ -98,8 +98,7 @@ def _finite(x: float) -> float | None:
 
 def leaderboard_rows(run, incomplete: dict[str, str]) -> dict[str, Any]:
     """The run's ranking with 95 % CIs (the same numbers as leaderboard.md's first table)."""
-    # report imports pandas and scipy (here and below): only when a run is shown
-    from svibench.report import quality_table, ranking
+    from svibench.analysis.tables import quality_table, ranking
 
     q = quality_table(run)
     qi = q.set_index(["generator", "metric"])
@@ -116,7 +115,8 @@ def leaderboard_rows(run, incomplete: dict[str, str]) -> dict[str, Any]:
 
 def collect_run(root: Path, page_dir: Path, name: str, log=print) -> dict[str, Any]:
     """Stitch the run's videos into ``page_dir/runs/<name>`` and return the run's page data."""
-    from svibench.report import load_run, plot_curves
+    from svibench.analysis.tables import load_run
+    from svibench.render.plots import plot_curves
 
     root = Path(root)
     store = RunStore(root)

@@ -1,10 +1,14 @@
-"""The committed leaderboard: one Markdown file (plus drift-curve PNGs) for one or more runs.
+"""Markdown: the committed leaderboard (one file plus drift-curve PNGs for one or more runs) and
+the ablation table.
 
-Per run (sections ordered by suite name, then run folder): the measured rows sorted by the
+Leaderboard (``write_leaderboard``), per run (sections ordered by suite name, then run folder): the measured rows sorted by the
 headline metric, every metric with its bootstrap 95 % CI over cases, drift of the headline,
 the number of cases and seeds; drift of every metric; published numbers for a suite of the same
 name (``baselines/published/*.toml``), marked as published with their source; optional paired
 comparisons against a reference generator; links to the drift-curve PNGs.
+
+Ablation (``ablation_markdown``): one row per variant and comparison generator, drift per
+metric, the paired tests against the reference variant, the trainings and the plots.
 
 Output is deterministic: no timestamps, sorted rows, fixed number formats, seeded bootstrap.
 """
@@ -13,25 +17,32 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from svibench.atomic import atomic_write_text
-from svibench.drift import HEADLINE_MEASURE, TWO_SIDED, can_reach, min_attainable_p
-from svibench.errors import SvibenchError
-from svibench.published import PublishedTable, for_suite, load_published
-from svibench.report import (
+from svibench.ablate.spec import format_value
+from svibench.analysis.drift import HEADLINE_MEASURE, TWO_SIDED
+from svibench.analysis.stats import can_reach, min_attainable_p
+from svibench.analysis.tables import (
     RunData,
     drift_ci_table,
-    format_ci,
     load_run,
     paired_table,
-    plot_curves,
     quality_table,
     ranking,
     write_tables,
 )
+from svibench.atomic import atomic_write_text
+from svibench.completeness import run_completeness
+from svibench.errors import SvibenchError
+from svibench.published import PublishedTable, for_suite, load_published
+from svibench.render.cells import LongCells, format_ci
+from svibench.render.plots import plot_curves
+
+if TYPE_CHECKING:
+    from svibench.ablate.jobs import AblationResult
 
 DRIFT_MARK = " ▲"  # the drift's simultaneous 95 % CI excludes 0
 
@@ -232,8 +243,6 @@ def run_section(
         "drift measure (see below).",
         "",
     ]
-    from svibench.completeness import run_completeness
-
     status = run_completeness(run.root)
     if status.note():
         lines += [f"> **Incomplete run** ({status.note()}): means cover committed clips only.", ""]
@@ -310,3 +319,146 @@ def _clip_time(seconds_per_clip: float | dict[str, float]) -> str:
     if isinstance(seconds_per_clip, dict):
         return ", ".join(f"{g} {s:.2f} s" for g, s in sorted(seconds_per_clip.items()))
     return f"{seconds_per_clip:.2f} s"
+
+
+# ---------------------------------------------------------------------------- the ablation
+def _ablation_intro(result: AblationResult, long: pd.DataFrame) -> list[str]:
+    spec, ref_label = result.spec, result.reference_label
+    params = ", ".join(
+        f"`{p}` ∈ {{{', '.join(format_value(v) for v in vals)}}}" for p, vals in spec.params
+    )
+    train = ", ".join(f"{k}={format_value(v)}" for k, v in spec.train.items())
+    lines = [
+        f"# Ablation `{spec.name}`",
+        "",
+        f"Trainer `{spec.trainer}` ({train or 'trainer defaults'}), "
+        f"swept {params}, seeds {list(spec.seeds)}, evaluated on suite `{spec.suite.name}`.",
+        "",
+        "Each cell: mean [bootstrap 95 % CI] over (case, seed) units; quality = mean over clips; "
+        "drift = relative drop first→last clip (positive = worse) and least-squares slope per minute. "
+        f"Reference for the paired tests: `{ref_label}` (marked ★). The same cases recur under every "
+        "seed, so units are not fully independent: read the CIs as approximate.",
+        "",
+    ]
+    if ref_label not in set(long["label"]):
+        lines += [
+            f"> Note: the reference `{ref_label}` is not among the swept values, so no paired tests were made "
+            "(pass `--reference`).",
+            "",
+        ]
+    return lines
+
+
+def _ablation_rows(
+    result: AblationResult, long: pd.DataFrame, cols: list[str], arrows: dict[str, str], head: str
+) -> list[str]:
+    """The main table: per variant (and comparison generator) status, quality and drift."""
+    get = LongCells(long)
+    status = long.drop_duplicates("label").set_index("label")
+    lines = _header(
+        [
+            "variant",
+            "status",
+            "seeds",
+            *[f"{c} {arrows[c]}" for c in cols],
+            f"drift {head} (rel. drop)",
+            f"{head} slope / min",
+        ],
+        right_from=len(cols) + 5,
+    )
+    for lb, kind in result.row_order():
+        s = status.loc[lb]
+        mark = (
+            " ★" if lb == result.reference_label else (" (baseline)" if kind == "compare" else "")
+        )
+        st = s["status"] if s["status"] == "ok" else f"**{s['status']}**: {s['error']}"
+        cells = [f"`{lb}`{mark}", st, f"{s['seeds_ok']}/{s['seeds']}"]
+        cells += [get(lb, c, "mean") for c in cols]
+        cells += [get(lb, head, "rel_drop", 3), get(lb, head, "slope_per_min", 3)]
+        lines.append(_row(cells))
+    if cols:
+        lines += ["", "## Drift per metric (relative drop first→last clip, positive = worse)", ""]
+        lines += _header(["variant", *[f"{c} {arrows[c]}" for c in cols]], right_from=len(cols) + 1)
+        for lb, _ in result.row_order():
+            lines.append(_row([f"`{lb}`", *[get(lb, c, "rel_drop", 3) for c in cols]]))
+    return lines
+
+
+def _ablation_paired(paired: pd.DataFrame, ref_label: str, arrows: dict[str, str]) -> list[str]:
+    """The paired tests of every variant against the reference, Holm-corrected."""
+    if not len(paired):
+        return []
+    lines = [
+        "",
+        f"## Paired tests against `{ref_label}` (same cases and seeds)",
+        "",
+        "Difference = variant − reference. p: Wilcoxon signed-rank (two-sided), Holm-corrected over all "
+        f"{len(paired)} tests below; p(t): paired t-test, Holm-corrected.",
+        "",
+    ]
+    reach = [can_reach(int(n), len(paired)) for n in paired["n"]]
+    if not all(reach):
+        n_min = int(paired["n"].min())
+        lines += [
+            f"**{reach.count(False)} of {len(paired)} tests cannot reach p < 0.05: with "
+            f"n = {n_min} cases the smallest attainable Holm p is "
+            f"{min(1.0, len(paired) * min_attainable_p(n_min)):.3g}.**",
+            "",
+        ]
+    head = ["variant", "metric", "measure", "diff [95 % CI]", "p (Holm)", "p(t) (Holm)", "n"]
+    lines += _header(head, right_from=len(head))
+    for r in paired.itertuples():
+        bold = "**" if np.isfinite(r.w_p_holm) and r.w_p_holm < 0.05 else ""
+        p = f"{bold}{format_ci(r.w_p_holm, digits=3)}{bold}"
+        cells = [
+            f"`{r.label}`",
+            f"{r.metric} {arrows.get(r.metric, '')}",
+            "quality" if r.measure == "mean" else "drift (rel. drop)",
+            format_ci(r.mean_diff, r.diff_low, r.diff_high),
+            f" {p}" if bold else p,
+            format_ci(r.t_p_holm, digits=3),
+            str(int(r.n)),
+        ]
+        lines.append(_row(cells))
+    return lines
+
+
+def _ablation_training(result: AblationResult) -> list[str]:
+    """One row per (variant, seed): its training, cached or not, and its cache folder."""
+    head = ["variant / seed", "status", "steps", "final loss", "train s", "cache"]
+    lines = ["", "## Training", "", *_header(head, right_from=len(head))]
+    for v in result.variants:
+        o = result.outcomes.get(v.generator, {})
+        t = o.get("train") or {}
+        cells = [
+            f"`{v.generator}`",
+            f"{o.get('status', '?')}{' (cached)' if o.get('cached') else ''}",
+            str(t.get("steps", "–")),
+            format_ci(t.get("metrics", {}).get("final_loss", np.nan)),
+            format_ci(t.get("seconds", np.nan), digits=1),
+            f"`{v.train_dir.name}`",
+        ]
+        lines.append(_row(cells))
+    return lines
+
+
+def ablation_markdown(
+    result: AblationResult,
+    run: RunData | None,
+    long: pd.DataFrame,
+    paired: pd.DataFrame,
+    plots: list[Path],
+) -> str:
+    """``ablation.md``: the tables of ``svibench.ablate.tables`` as Markdown, with the plots."""
+    head = run.headline if run is not None else ""
+    cols = list(run.columns) if run is not None else []
+    arrows = {c: ("↑" if run.directions[c] else "↓") for c in cols} if run is not None else {}
+    lines = _ablation_intro(result, long)
+    lines += _ablation_rows(result, long, cols, arrows, head)
+    lines += _ablation_paired(paired, result.reference_label, arrows)
+    lines += _ablation_training(result)
+    if plots:
+        lines += ["", "## Plots", ""]
+        for p in plots:
+            lines.append(f"![{p.stem}]({p.relative_to(result.root).as_posix()})")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""Rows to tables: statistics (stats), drift summaries (drift) and the tables (tables)."""

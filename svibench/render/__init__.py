@@ -1,0 +1,1 @@
+"""Renderers of the analysis tables: Markdown (leaderboard, ablation), plots, console output."""
