@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,9 @@ SVIBENCH = [sys.executable, "-m", "svibench.cli"]
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+# verified weight digests persist between runs (svibench.weights.hash_cache_file): never in the
+# user's ~/.cache from tests
+os.environ["SVIBENCH_HASH_CACHE"] = str(Path(tempfile.mkdtemp(prefix="svibench-hash-")) / "s.json")
 
 
 def run_cli(

@@ -340,3 +340,21 @@ def test_cv2_dimensions_read_the_cv2_frames():
         ClipInput(still, base, "", 0, 8, 0, decoded={"cv2": moving})
     )
     np.testing.assert_allclose(got["max_rad"], 5.0, rtol=1e-6)
+
+
+def test_open_clip_without_transformers_leaves_transformers_importable():
+    """import_open_clip skips open_clip's Hugging Face towers (transformers, ~1 s) in a fresh
+    process; transformers still imports afterwards and OpenAI CLIPs still build."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from svibench.metrics.features import import_open_clip\n"
+        "oc = import_open_clip()\n"
+        "assert 'transformers' not in sys.modules\n"
+        "import transformers\n"
+        "assert oc.tokenize(['a cat']).shape == (1, 77)\n"
+        "assert callable(oc.model.build_model_from_openai_state_dict)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

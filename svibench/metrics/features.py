@@ -188,13 +188,31 @@ class DinoI2V(_Dino):
 
 
 # ----------------------------------------------------------------------------- CLIP
+def import_open_clip():
+    """open_clip for OpenAI's CLIPs. Unless transformers is loaded already, it is imported with
+    transformers blocked: open_clip/hf_model.py imports it (~1 s of a 2-core process) only for
+    Hugging Face text towers, which VBench's CLIPs never use (open_clip then leaves those towers
+    off, as without transformers installed). transformers stays importable afterwards."""
+    import sys
+
+    if "open_clip" in sys.modules or "transformers" in sys.modules:
+        import open_clip
+
+        return open_clip
+    sys.modules["transformers"] = None  # `import transformers` raises ImportError meanwhile
+    try:
+        import open_clip
+    finally:
+        del sys.modules["transformers"]
+    return open_clip
+
+
 def build_openai_clip(path: str, fmt: str, half: bool = False) -> nn.Module:
     """open_clip model from OpenAI's released file in the layout ``clip.load(jit=False)`` leaves
     it: build -> convert_weights (conv/linear/attention/projections fp16, LayerNorm computed in
     fp32) -> load, then ``.float()`` on CPU only (clip/clip.py load: ``if str(device) ==
     "cpu": model.float()``). ``half=True`` keeps the fp16 layout, as VBench runs CLIP on CUDA."""
-    import open_clip
-
+    open_clip = import_open_clip()
     if str(path).endswith(".safetensors"):
         sd = load_checkpoint(path)
     else:
@@ -256,9 +274,7 @@ class ClipL14Text(_OpenAIClip):
     def __call__(self, clip: ClipInput) -> torch.Tensor:
         self._ensure()
         if self.tokenizer is None:
-            import open_clip
-
-            self.tokenizer = open_clip.tokenize  # OpenAI's BPE, bundled (no download)
+            self.tokenizer = import_open_clip().tokenize  # OpenAI's BPE, bundled (no download)
         tokens = self.tokenizer([clip.prompt])
         with torch.inference_mode(), self._autocast():
             return self.model.encode_text(tokens.to(self.device)).float().cpu()[0]
