@@ -199,7 +199,8 @@ def _project(videos: Path, wdir: Path, tmp: Path, dims: list[str]) -> list[Path]
     groups: dict[tuple, list[str]] = {}
     for v in sorted(videos.glob("*.mp4")):
         info = probe_video(v)
-        frames = sum(1 for _ in _iter(v))
+        # the header's count (mp4 always has one); decoding to count is slow on long clips
+        frames = info.frames or sum(1 for _ in _iter(v))
         groups.setdefault((frames, info.fps, info.height, info.width), []).append(v.stem)
     (tmp / "svibench.toml").write_text(
         f'[run]\nmetrics = {json.dumps(dims)}\ngenerators = ["replay"]\nresults = "results"\n'

@@ -128,15 +128,15 @@ def cmd_run(a: argparse.Namespace) -> None:
                     "dim": dim,
                     "vbench_process_s": vb_proc,
                     "vbench_subprocess_s": vb_wall,
-                    "svibench_process_s": sv_wall,
+                    "svibench_subprocess_s": sv_wall,
                     "max_abs_diff": diff,
                     "load_before": load0,
                     "load_after": _load(),
                 }
                 records.append(rec)
                 print(
-                    f"{rep} {dim:24s} VBench {vb_proc:7.1f} s  svibench {sv_wall:7.1f} s  "
-                    f"x{vb_proc / sv_wall:5.2f}  |d| {diff:.1e}  load {load0:.1f}",
+                    f"{rep} {dim:24s} VBench {vb_wall:7.1f} s  svibench {sv_wall:7.1f} s  "
+                    f"x{vb_wall / sv_wall:5.2f}  |d| {diff:.1e}  load {load0:.1f}",
                     flush=True,
                 )
     summary = {}
