@@ -152,38 +152,33 @@ def test_unknown_reader_is_an_error(clips):
         to_rgb(_frames(clips["h264_plain"])[0], "ffmpeg")
 
 
-def _odd_vp9(tmp_path: Path) -> Path:
-    """Odd-sized VP9 4:2:0: decord's FFmpeg 4.1 scales its chroma unlike PyAV's."""
-    frames = photo(3, 33, 47)
-    path = tmp_path / "odd.webm"
-    with av.open(str(path), "w", format="webm") as c:
-        s = c.add_stream("libvpx-vp9", rate=8)
-        s.width, s.height, s.pix_fmt = 47, 33, "yuv420p"
-        s.options = {"deadline": "realtime", "cpu-used": "8"}
+def _write(path: Path, frames: np.ndarray, codec: str, pix_fmt: str, fps: int) -> Path:
+    """Encode RGB frames converted to ``pix_fmt`` with PyAV's defaults (fast settings)."""
+    with av.open(str(path), "w", format="webm" if path.suffix == ".webm" else "mp4") as c:
+        s = c.add_stream(codec, rate=fps)
+        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], pix_fmt
+        s.options = (
+            {"deadline": "realtime", "cpu-used": "8"}
+            if codec == "libvpx-vp9"
+            else {"preset": "ultrafast"}
+        )
         for f in frames:
             for p in s.encode(
-                av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p")
+                av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format=pix_fmt)
             ):
                 c.mux(p)
         for p in s.encode():
             c.mux(p)
     return path
+
+
+def _odd_vp9(tmp_path: Path) -> Path:
+    """Odd-sized VP9 4:2:0: decord's FFmpeg 4.1 scales its chroma unlike PyAV's."""
+    return _write(tmp_path / "odd.webm", photo(3, 33, 47), "libvpx-vp9", "yuv420p", 8)
 
 
 def _ten_bit(tmp_path: Path) -> Path:
-    path = tmp_path / "ten.mp4"
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=16)
-        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p10le"
-        s.options = {"preset": "ultrafast"}
-        for f in photo(3, 48, 64):
-            for p in s.encode(
-                av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p10le")
-            ):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-    return path
+    return _write(tmp_path / "ten.mp4", photo(3, 48, 64), "libx264", "yuv420p10le", 16)
 
 
 def test_known_gaps_warn_without_the_readers(tmp_path, monkeypatch):
