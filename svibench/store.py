@@ -190,8 +190,7 @@ class RunStore:
         spc = {
             g: (proto["frames_per_clip"] - self.motion_frames(g)) / proto["fps"] for g in generators
         }
-        values = set(spc.values())
-        return values.pop() if len(values) == 1 else spc
+        return shared_seconds(spc)
 
     def log(self, name: str, entry: dict[str, Any]) -> None:
         atomic_write_json(self.root / "log" / f"{name}.json", entry)
@@ -274,6 +273,13 @@ class RunStore:
         return df.sort_values(
             ["generator", "case", "clip", "metric"], kind="mergesort"
         ).reset_index(drop=True)
+
+
+def shared_seconds(per_generator: Mapping[str, float]) -> float | dict[str, float]:
+    """A run's ``seconds_per_clip``: one number when every generator's clip is as long, else
+    the mapping itself (read it back with :func:`clip_seconds`)."""
+    values = set(per_generator.values())
+    return values.pop() if len(values) == 1 else dict(per_generator)
 
 
 def clip_seconds(seconds_per_clip: float | Mapping[str, float], generator: str) -> float:

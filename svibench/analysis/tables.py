@@ -37,7 +37,7 @@ from svibench.analysis.stats import (
 from svibench.atomic import atomic_write
 from svibench.errors import SvibenchError
 from svibench.metrics.layout import LAYOUT
-from svibench.store import RunStore, clip_seconds
+from svibench.store import RunStore, clip_seconds, shared_seconds
 
 FLOAT = "%.6f"
 NAN = float("nan")
@@ -139,8 +139,7 @@ def relabel(parts: Sequence[Labelled], root: Path, suite: str) -> RunData:
     rows = pd.concat(frames, ignore_index=True)
     if rows.empty:
         rows = pd.DataFrame(columns=first.rows.columns)
-    spc = seconds if len(set(seconds.values())) > 1 else next(iter(seconds.values()))
-    return RunData(Path(root), suite, rows, directions, tuple(columns), spc)
+    return RunData(Path(root), suite, rows, directions, tuple(columns), shared_seconds(seconds))
 
 
 def case_means(run: RunData) -> pd.DataFrame:
